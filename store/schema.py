@@ -1,0 +1,141 @@
+"""Tables of the store, in SQLAlchemy Core; migrations create them, this module names them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Users and roles share one namespace, so "USER_OR_ROLE" arguments are never ambiguous.
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("display_name", String(256), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("kind IN ('user', 'role')", name="ck_principals_kind"),
+)
+
+role_members = Table(
+    "role_members",
+    metadata,
+    Column("role_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    CheckConstraint("role_id <> member_id", name="ck_role_members_not_self"),
+)
+
+operation_grants = Table(
+    "operation_grants",
+    metadata,
+    Column("operation", String(64), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+)
+
+system_settings = Table(
+    "system_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("imap_host", String(255), nullable=False),
+    Column("imap_port", Integer, nullable=False),
+    Column("imap_tls", String(16), nullable=False),
+    Column("smtp_host", String(255), nullable=False),
+    Column("smtp_port", Integer, nullable=False),
+    Column("smtp_tls", String(16), nullable=False),
+    Column("auth_kind", String(16), nullable=False, server_default="password"),
+    Column("login_format", String(16), nullable=False, server_default="address"),
+    Column("app_password_required", Boolean, nullable=False, server_default="0"),
+    Column("help_url", Text, nullable=False, server_default=""),
+    Column("ca_file", Text, nullable=False, server_default=""),
+    Column("mx_suffixes", Text, nullable=False, server_default=""),
+    Column("builtin", Boolean, nullable=False, server_default="0"),
+    CheckConstraint("imap_tls IN ('ssl', 'starttls')", name="ck_providers_imap_tls"),
+    CheckConstraint("smtp_tls IN ('ssl', 'starttls')", name="ck_providers_smtp_tls"),
+    CheckConstraint("auth_kind IN ('password', 'app_password', 'oauth2')", name="ck_providers_auth"),
+    CheckConstraint("login_format IN ('address', 'local_part', 'ask')", name="ck_providers_login"),
+)
+
+provider_domains = Table(
+    "provider_domains",
+    metadata,
+    Column("domain", String(255), primary_key=True),
+    Column("provider_id", Integer, ForeignKey("providers.id", ondelete="RESTRICT"), nullable=False),
+    Column("source", String(16), nullable=False, server_default="admin"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("owner_id", Integer, ForeignKey("principals.id", ondelete="RESTRICT"), nullable=False),
+    Column("provider_id", Integer, ForeignKey("providers.id", ondelete="RESTRICT"), nullable=False),
+    Column("login", String(320), nullable=False),
+    Column("secret_ref", String(128), nullable=False),
+    Column("password_command", Text, nullable=False, server_default=""),
+    Column("load_period", String(16), nullable=False, server_default="week"),
+    Column("auto_load", Boolean, nullable=False, server_default="1"),
+    Column("folder_scope", String(16), nullable=False, server_default="inbox"),
+    Column("send_enabled", Boolean, nullable=False, server_default="1"),
+    Column("alias", String(256), nullable=False, server_default=""),
+    Column("is_default_sender", Boolean, nullable=False, server_default="0"),
+    Column("use_signature", Boolean, nullable=False, server_default="0"),
+    Column("signature", Text, nullable=False, server_default=""),
+    Column("status", String(24), nullable=False, server_default="ok"),
+    Column("status_reason", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sync_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "load_period IN ('day', 'week', 'month', '3months', '6months', 'year', 'all')",
+        name="ck_mailboxes_period",
+    ),
+    CheckConstraint("folder_scope IN ('inbox', 'all', 'selected')", name="ck_mailboxes_scope"),
+    CheckConstraint("status IN ('ok', 'needs_attention')", name="ck_mailboxes_status"),
+)
+
+mailbox_selected_folders = Table(
+    "mailbox_selected_folders",
+    metadata,
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("folder", Text, primary_key=True),
+)
+
+sync_folders = Table(
+    "sync_folders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("delimiter", String(4), nullable=False, server_default="/"),
+    Column("uidvalidity", Integer),
+    Column("uidnext", Integer),
+    Column("highest_uid", Integer, nullable=False, server_default="0"),
+    Column("highestmodseq", Integer),
+    Column("lowest_uid_loaded", Integer),
+    Column("since_loaded", String(10)),
+    Column("last_sync_at", DateTime(timezone=True)),
+    Column("gone", Boolean, nullable=False, server_default="0"),
+    UniqueConstraint("mailbox_id", "name", name="uq_sync_folders_mailbox_name"),
+)

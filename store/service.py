@@ -1,0 +1,48 @@
+"""The store's front door: one object that the CLI, the TUI and tests open alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from store import migrate
+from store.clock import Clock, utc_now
+from store.db import make_engine
+from store.identity import Identity
+from store.mailboxes import Mailboxes
+from store.providers import Providers
+from store.system import SystemSettings
+
+
+@dataclass
+class Store:
+    """Services over one database; secrets are opened separately by whoever needs them."""
+
+    path: Path
+    engine: Engine
+    clock: Clock
+    identity: Identity = field(init=False)
+    providers: Providers = field(init=False)
+    system: SystemSettings = field(init=False)
+    mailboxes: Mailboxes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.identity = Identity(self.engine, self.clock)
+        self.providers = Providers(self.engine, self.clock)
+        self.system = SystemSettings(self.engine)
+        self.mailboxes = Mailboxes(self.engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def open_store(path: Path, clock: Clock = utc_now) -> Store:
+    """Open (creating and migrating as needed) the database at *path*."""
+    engine = make_engine(path)
+    migrate.upgrade(engine)
+    store = Store(path=path, engine=engine, clock=clock)
+    store.providers.seed_presets()
+    return store

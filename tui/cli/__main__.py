@@ -1,0 +1,7 @@
+"""Allow `python -m tui.cli`."""
+
+import sys
+
+from tui.cli import main
+
+sys.exit(main())
