@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, delete, select, update
 
 from store import db
-from store.errors import NotFound
+from store.clock import Clock
+from store.errors import Conflict, NotFound
 from store.identity import Actor
 from store.schema import mailbox_selected_folders, mailboxes, providers
+
+if TYPE_CHECKING:
+    from store.secrets import Secret, SecretStore
 
 LOAD_PERIODS = ("day", "week", "month", "3months", "6months", "year", "all")
 FOLDER_SCOPES = ("inbox", "all", "selected")
@@ -51,8 +58,9 @@ _SELECT = select(mailboxes, providers.c.name.label("provider_name")).join(
 class Mailboxes:
     """Service for mailbox records; rights decide what each user sees."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
+        self._clock = clock
 
     def _load(self, where) -> list[Mailbox]:  # noqa: ANN001 - a SQLAlchemy clause
         with db.read(self._engine) as conn:
@@ -82,3 +90,84 @@ class Mailboxes:
     def all_for_sync(self) -> list[Mailbox]:
         """Every mailbox, for the headless sync engine that serves all users."""
         return self._load(mailboxes.c.id > 0)
+
+    def create(
+        self,
+        actor: Actor,
+        email: str,
+        provider_id: int,
+        login: str,
+        secret: Secret,
+        secrets: SecretStore,
+    ) -> Mailbox:
+        """Store a new mailbox with default settings and its password in the keyring, or nothing at all."""
+        email = email.strip().lower()
+        with db.read(self._engine) as conn:
+            if conn.execute(select(mailboxes.c.id).where(mailboxes.c.email == email)).first():
+                raise Conflict(f"Mailbox {email} is already connected.")
+        ref = f"mailbox:{uuid.uuid4()}"
+        secrets.set(ref, secret)
+        try:
+            with db.write(self._engine) as conn:
+                if conn.execute(select(mailboxes.c.id).where(mailboxes.c.email == email)).first():
+                    raise Conflict(f"Mailbox {email} is already connected.")
+                self._clear_default_sender(conn, actor)
+                new_id = conn.execute(
+                    mailboxes.insert().values(
+                        email=email,
+                        owner_id=actor.user.id,
+                        provider_id=provider_id,
+                        login=login,
+                        secret_ref=ref,
+                        is_default_sender=True,
+                        created_at=self._clock(),
+                    )
+                ).inserted_primary_key[0]
+        except BaseException:
+            secrets.delete(ref)
+            raise
+        return self.get(actor, new_id)
+
+    def _clear_default_sender(self, conn, actor: Actor) -> None:  # noqa: ANN001
+        conn.execute(
+            update(mailboxes).where(mailboxes.c.owner_id == actor.user.id).values(is_default_sender=False)
+        )
+
+    def remove(self, actor: Actor, email_or_id: str | int, secrets: SecretStore) -> Mailbox:
+        """Delete a mailbox the user owns, with its stored secret."""
+        box = self.get(actor, email_or_id)
+        if box.owner_id != actor.user.id:
+            from store.errors import Forbidden
+
+            raise Forbidden(f"Only the owner can remove {box.email}.")
+        with db.write(self._engine) as conn:
+            conn.execute(delete(mailboxes).where(mailboxes.c.id == box.id))
+        secrets.delete(box.secret_ref)
+        return box
+
+    def credentials(self, box: Mailbox, secrets: SecretStore) -> Secret:
+        """The mailbox's password: from its password command when set, else from the keyring."""
+        from store.secrets import run_password_command
+
+        if box.password_command:
+            return run_password_command(box.password_command)
+        secret = secrets.get(box.secret_ref)
+        if secret is None:
+            raise NotFound(f"No password stored for {box.email}; set it again in the mailbox settings.")
+        return secret
+
+    def set_status(self, mailbox_id: int, status: str, reason: str = "") -> None:
+        """Mark a mailbox ok or needs_attention (used by the sync engine)."""
+        with db.write(self._engine) as conn:
+            conn.execute(
+                update(mailboxes)
+                .where(mailboxes.c.id == mailbox_id)
+                .values(status=status, status_reason=reason)
+            )
+
+    def mark_synced(self, mailbox_id: int) -> None:
+        """Record the time of the last successful sync."""
+        with db.write(self._engine) as conn:
+            conn.execute(
+                update(mailboxes).where(mailboxes.c.id == mailbox_id).values(last_sync_at=self._clock())
+            )

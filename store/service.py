@@ -32,7 +32,7 @@ class Store:
         self.identity = Identity(self.engine, self.clock)
         self.providers = Providers(self.engine, self.clock)
         self.system = SystemSettings(self.engine)
-        self.mailboxes = Mailboxes(self.engine)
+        self.mailboxes = Mailboxes(self.engine, self.clock)
 
     def close(self) -> None:
         """Release the database connections."""
