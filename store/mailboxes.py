@@ -74,15 +74,35 @@ class Mailboxes:
                     folders.setdefault(f["mailbox_id"], []).append(f["folder"])
         return [Mailbox(**r, selected_folders=tuple(sorted(folders.get(r["id"], [])))) for r in rows]
 
-    def visible(self, actor: Actor) -> list[Mailbox]:
-        """Mailboxes whose mail the user sees in their communication panel."""
-        return self._load(mailboxes.c.owner_id.in_(actor.principal_ids))
+    # Rights: every query below asks the same question, "what may this user do with which mailbox?"
+    # Owners hold every right; sharing (store/sharing.py) adds rights given to users and roles.
+    def _ids_with(self, actor: Actor, right: str) -> set[int]:
+        from store.rights import mailbox_ids_with
 
-    def get(self, actor: Actor, email_or_id: str | int) -> Mailbox:
-        """One mailbox the user may see; an invisible one is reported exactly like a missing one."""
+        with db.read(self._engine) as conn:
+            return mailbox_ids_with(conn, actor, right)
+
+    def visible(self, actor: Actor) -> list[Mailbox]:
+        """Mailboxes whose mail the user sees in their communication panel (owned, or shared to send)."""
+        return self._load(mailboxes.c.id.in_(self._ids_with(actor, "panel")))
+
+    def readable_ids(self, actor: Actor) -> set[int]:
+        """Ids of mailboxes whose mail the user may read in CRM timelines (owned, shared to read or send)."""
+        return self._ids_with(actor, "read")
+
+    def sendable(self, actor: Actor) -> list[Mailbox]:
+        """Mailboxes the user may send from: sending on, and owned or shared to send."""
+        return [b for b in self._load(mailboxes.c.id.in_(self._ids_with(actor, "send"))) if b.send_enabled]
+
+    def configurable_ids(self, actor: Actor) -> set[int]:
+        """Ids of mailboxes whose settings the user may change."""
+        return self._ids_with(actor, "configure")
+
+    def get(self, actor: Actor, email_or_id: str | int, right: str = "panel") -> Mailbox:
+        """One mailbox the user holds *right* on; any other is reported exactly like a missing one."""
         col = mailboxes.c.id if isinstance(email_or_id, int) else mailboxes.c.email
         key = email_or_id if isinstance(email_or_id, int) else email_or_id.strip().lower()
-        found = self._load((col == key) & mailboxes.c.owner_id.in_(actor.principal_ids))
+        found = self._load((col == key) & mailboxes.c.id.in_(self._ids_with(actor, right)))
         if not found:
             raise NotFound(f"No mailbox '{email_or_id}'.")
         return found[0]
