@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import contextlib
@@ -53,8 +54,7 @@ def display_path(path: Path) -> str:
 
 def ensure_private_dir(path: Path) -> None:
     """Create missing directories with mode 0700, leaving existing ones untouched."""
-    missing = []
-    current = Path(path)
+    missing, current = [], Path(path)
     while not current.exists():
         missing.append(current)
         current = current.parent
@@ -117,10 +117,8 @@ def _clean_errors(action: str) -> Callable[[Callable[..., Any]], Callable[..., A
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(self, *args, **kwargs)
-            except keyring.errors.PasswordDeleteError as exc:
-                error: Exception = keyring.errors.PasswordDeleteError(str(exc))
-            except SecretsError as exc:
-                error = type(exc)(str(exc))
+            except (SecretsError, keyring.errors.PasswordDeleteError) as exc:
+                error: Exception = type(exc)(str(exc))  # fresh object: the old traceback is dropped
             except OSError as exc:
                 where = display_path(Path(exc.filename)) if exc.filename else "the secrets file"
                 error = SecretsError(f"could not {action} {where}: {exc.strerror or type(exc).__name__}")
@@ -145,20 +143,18 @@ class _FileKeyring(keyring.backend.KeyringBackend):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
-    # --- cipher hooks -------------------------------------------------------------------
+    @abc.abstractmethod
     def _seal(self, plaintext: bytes, *, create_key: bool) -> dict[str, str]:
         """Return the envelope fields that carry ``plaintext``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _unseal(self, envelope: dict[str, Any]) -> bytes:
         """Return the plaintext carried by a parsed envelope."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """Return a human-readable description of where secrets live."""
-        raise NotImplementedError
 
-    # --- file handling ------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold an exclusive advisory lock so concurrent writers never lose updates."""
@@ -188,9 +184,7 @@ class _FileKeyring(keyring.backend.KeyringBackend):
         if not isinstance(envelope.get("version"), int) or envelope["version"] > _VERSION:
             raise SecretsError(f"{where} was written by a newer Mailroom (format {envelope.get('version')})")
         if envelope.get("cipher") != self.cipher_name:
-            raise SecretsError(
-                f"{where} uses cipher {envelope.get('cipher')!r}, but this backend expects {self.cipher_name!r}"
-            )
+            raise SecretsError(f"{where} uses cipher {envelope.get('cipher')!r}, not {self.cipher_name!r}")
         try:
             data = json.loads(self._unseal(envelope))
         except ValueError:
@@ -206,16 +200,11 @@ class _FileKeyring(keyring.backend.KeyringBackend):
         envelope.update(self._seal(plaintext, create_key=create_key))
         atomic_write(self.path, (json.dumps(envelope, indent=1) + "\n").encode())
 
+    @_clean_errors("read")
     def check(self) -> None:
         """Raise ``SecretsError``/``SecretsLocked`` unless the store can be read."""
-        self._checked()
-
-    @_clean_errors("read")
-    def _checked(self) -> None:
-        """Read the store once, discarding the result."""
         self._read()
 
-    # --- keyring API --------------------------------------------------------------------
     @_clean_errors("read")
     def get_password(self, service: str, username: str) -> str | None:
         """Return the stored password or ``None``."""
@@ -262,15 +251,12 @@ class EncryptedFileKeyring(_FileKeyring):
 
     @property
     def key_source(self) -> str:
-        """Describe where the key comes from, for messages."""
-        if self._env_key is not None:
-            return f"${self.key_env}"
-        return f"key file {display_path(self.key_file)}"
+        """Describe where the key comes from, e.g. '$MAILROOM_SECRETS_KEY' or 'key file ~/...'."""
+        return f"${self.key_env}" if self._env_key is not None else f"key file {display_path(self.key_file)}"
 
     def describe(self) -> str:
-        """Return e.g. 'encrypted file (~/.local/share/mailroom/secrets.json.enc, key ...)'."""
-        key = f"key ${self.key_env}" if self._env_key is not None else f"key {display_path(self.key_file)}"
-        return f"encrypted file ({display_path(self.path)}, {key})"
+        """Return e.g. 'encrypted file (~/.local/share/mailroom/secrets.json.enc, key ~/.config/...)'."""
+        return f"encrypted file ({display_path(self.path)}, key {self.key_source.removeprefix('key file ')})"
 
     def _load_key(self, *, create: bool) -> bytes | None:
         """Return the key, creating the key file only when ``create`` and no store exists yet."""
