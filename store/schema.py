@@ -8,7 +8,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -138,4 +140,79 @@ sync_folders = Table(
     Column("last_sync_at", DateTime(timezone=True)),
     Column("gone", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("mailbox_id", "name", name="uq_sync_folders_mailbox_name"),
+)
+
+# Mail: each message is stored once (dedupe_key) and sits in folders of mailboxes (message_locations).
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dedupe_key", String(64), nullable=False),
+    Column("header_message_id", Text, nullable=False, server_default=""),
+    Column("in_reply_to", Text, nullable=False, server_default=""),
+    Column("reference_ids", Text, nullable=False, server_default=""),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("from_address", Text, nullable=False, server_default=""),
+    Column("from_name", Text, nullable=False, server_default=""),
+    Column("sent_at", Integer, nullable=False),
+    Column("size", Integer, nullable=False, server_default="0"),
+    Column("has_attachments", Boolean, nullable=False, server_default="0"),
+    Column("body_loaded", Boolean, nullable=False, server_default="0"),
+    Column("body_text", Text, nullable=False, server_default=""),
+    Column("problems", Text, nullable=False, server_default=""),
+    UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
+    Index("ix_messages_header_message_id", "header_message_id"),
+)
+
+message_raw = Table(
+    "message_raw",
+    metadata,
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("codec", String(8), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+message_attachments = Table(
+    "message_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("part", String(64), nullable=False),
+    Column("filename", Text, nullable=False, server_default=""),
+    Column("content_type", String(255), nullable=False, server_default=""),
+    Column("size", Integer, nullable=False, server_default="0"),
+    Column("content_id", Text, nullable=False, server_default=""),
+    Column("inline", Boolean, nullable=False, server_default="0"),
+    Index("ix_message_attachments_message", "message_id"),
+)
+
+message_addresses = Table(
+    "message_addresses",
+    metadata,
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(4), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    CheckConstraint("kind IN ('from', 'to', 'cc')", name="ck_message_addresses_kind"),
+    Index("ix_message_addresses_address", "address"),
+)
+
+message_locations = Table(
+    "message_locations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("folder_id", Integer, ForeignKey("sync_folders.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", Integer, nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("flags", Text, nullable=False, server_default=""),
+    Column("modseq", Integer),
+    Column("sent_at", Integer, nullable=False),
+    Column("flags_add", Text, nullable=False, server_default=""),
+    Column("flags_remove", Text, nullable=False, server_default=""),
+    UniqueConstraint("folder_id", "uid", name="uq_message_locations_folder_uid"),
+    Index("ix_message_locations_mailbox_sent", "mailbox_id", "sent_at"),
+    Index("ix_message_locations_folder_sent", "folder_id", "sent_at"),
+    Index("ix_message_locations_message", "message_id"),
 )

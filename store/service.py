@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,6 +16,10 @@ from store.identity import Identity
 from store.mailboxes import Mailboxes
 from store.providers import Providers
 from store.system import SystemSettings
+
+if TYPE_CHECKING:
+    from store.sync.engine import SyncService
+    from store.sync.messages import Messages
 
 
 @dataclass
@@ -33,6 +39,20 @@ class Store:
         self.providers = Providers(self.engine, self.clock)
         self.system = SystemSettings(self.engine)
         self.mailboxes = Mailboxes(self.engine, self.clock)
+
+    @cached_property
+    def sync(self) -> SyncService:
+        """The sync engine (store/sync/), imported on first use."""
+        from store.sync.engine import SyncService
+
+        return SyncService(self)
+
+    @cached_property
+    def messages(self) -> Messages:
+        """Stored mail, as the user may see it."""
+        from store.sync.messages import Messages
+
+        return Messages(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""

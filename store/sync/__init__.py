@@ -1,0 +1,1 @@
+"""The sync engine: loads mail from IMAP into the store, incrementally and crash-safely (see docs/sync.md)."""

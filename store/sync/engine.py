@@ -1,0 +1,217 @@
+"""SyncService: one sync of one mailbox, under its lock, with retries on network errors."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from store.errors import NotFound
+from store.sync import writer
+from store.sync.events import (
+    Event,
+    FolderChanged,
+    Progress,
+    Retrying,
+    SyncFinished,
+    SyncStarted,
+    SyncSummary,
+    ignore,
+)
+from store.sync.locks import MailboxLock, SyncBusy
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from store.mailboxes import Mailbox
+    from store.secrets import SecretStore
+    from store.service import Store
+    from store.sync.imap import Session
+
+NEEDS_ATTENTION = "needs_attention"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Tuning and test switches of the engine; the defaults are what `mailroom sync` uses."""
+
+    use_condstore: bool = True
+    use_qresync: bool = True
+    header_window: int = 2000
+    body_window_bytes: int = 12 << 20
+    body_window_count: int = 500
+    large_message: int = 8 << 20
+    raw_chunk: int = 1 << 20
+    workers: int | None = None  # None: 2 parsing processes when there is much to parse, else none
+    pool_threshold: int = 64 << 20
+    retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
+    timeout: float = 60.0
+    today: date | None = None  # the load period is counted back from this day (tests fix it)
+    bodies: bool = True  # False: envelopes only (the body phase runs on the next sync)
+
+
+class TransientError(Exception):
+    """A network failure worth retrying."""
+
+
+@dataclass
+class Run:
+    """Everything one sync attempt works with."""
+
+    mailbox: Mailbox
+    conn: sqlite3.Connection
+    session: Session
+    options: SyncOptions
+    summary: SyncSummary
+    progress: Progress
+    since: date | None
+    clock_text: str
+    pending_folders: set[int] = field(default_factory=set)
+
+    def emit(self, event: Event) -> None:
+        """Report progress; a failing callback must not break the sync."""
+        try:
+            self.progress(event)
+        except Exception:  # noqa: BLE001 - the UI's problem, not the sync's
+            pass
+
+    def folder_changed(self, event: FolderChanged) -> None:
+        """Record and report a renamed, deleted or reset folder."""
+        text = f"{event.folder}: {event.change}"
+        if event.new_name:
+            text += f" to {event.new_name}"
+        if event.removed:
+            text += f" ({event.removed} messages no longer there)"
+        self.summary.folder_changes.append(text)
+        self.emit(event)
+
+    def now_text(self) -> str:
+        return self.clock_text
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from imapclient.exceptions import IMAPClientAbortError
+
+    from store.net import NetError
+
+    if isinstance(exc, NetError):
+        return exc.kind in ("dns", "refused", "timeout", "network")
+    return isinstance(exc, imaplib.IMAP4.abort | IMAPClientAbortError | socket.timeout | ConnectionError
+                      | ssl.SSLError | TimeoutError | EOFError | OSError)
+
+
+class SyncService:
+    """Loads mail of mailboxes into the store; the CLI, the scheduler and the TUI call `run` alike."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def run(self, mailbox: Mailbox, secrets: SecretStore, progress: Progress | None = None,
+            options: SyncOptions | None = None) -> SyncSummary:
+        """Sync one mailbox now and return what was done; errors are reported in the summary, not raised."""
+        progress = progress or ignore
+        options = options or SyncOptions()
+        summary = SyncSummary(mailbox.id, mailbox.email)
+        started = time.perf_counter()
+        lock = MailboxLock(self._store.path, mailbox.id, mailbox.email)
+        try:
+            lock.acquire()
+        except SyncBusy as exc:
+            summary.ok, summary.error, summary.error_kind = False, str(exc), "busy"
+            progress(SyncFinished(summary))
+            return summary
+        try:
+            progress(SyncStarted(mailbox.id, mailbox.email))
+            self._run_with_retries(mailbox, secrets, progress, options, summary)
+        finally:
+            lock.release()
+            summary.seconds = round(time.perf_counter() - started, 3)
+        try:
+            progress(SyncFinished(summary))
+        except Exception:  # noqa: BLE001
+            pass
+        return summary
+
+    def _run_with_retries(self, box: Mailbox, secrets: SecretStore, progress: Progress, options: SyncOptions,
+                          summary: SyncSummary) -> None:
+        from store.net import NetError
+
+        try:
+            secret = self._store.mailboxes.credentials(box, secrets)
+        except Exception as exc:  # noqa: BLE001 - missing keyring entry, failing password command
+            self._needs_attention(box, summary, f"No usable password: {exc}")
+            return
+        attempt = 0
+        while True:
+            try:
+                self._attempt(box, secret, progress, options, summary)
+                self._store.mailboxes.mark_synced(box.id)
+                if box.status == NEEDS_ATTENTION:
+                    self._store.mailboxes.set_status(box.id, "ok", "")
+                return
+            except NetError as exc:
+                if exc.kind == "auth":
+                    self._needs_attention(box, summary, str(exc))
+                    return
+                error: BaseException = exc
+                text = str(exc)
+            except Exception as exc:  # noqa: BLE001 - sorted into transient and fatal below
+                error = exc
+                text = f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
+            if not _is_transient(error) or attempt >= len(options.retry_delays):
+                summary.ok, summary.error = False, text
+                summary.error_kind = "network" if _is_transient(error) or isinstance(error, NetError) else "other"
+                return
+            delay = options.retry_delays[attempt]
+            attempt += 1
+            try:
+                progress(Retrying(box.id, attempt, delay, text))
+            except Exception:  # noqa: BLE001
+                pass
+            time.sleep(delay)
+
+    def _needs_attention(self, box: Mailbox, summary: SyncSummary, reason: str) -> None:
+        self._store.mailboxes.set_status(box.id, NEEDS_ATTENTION, reason)
+        summary.ok, summary.error, summary.error_kind = False, reason, "auth"
+
+    def _attempt(self, box: Mailbox, secret: Any, progress: Progress, options: SyncOptions,
+                 summary: SyncSummary) -> None:
+        from store.net import Endpoint, imap_login
+        from store.sync import bodies, folders
+        from store.sync.imap import Session
+
+        provider = self._store.providers.get(box.provider_id)
+        client = imap_login(Endpoint.imap_of(provider), box.login, secret, timeout=options.timeout)
+        session = Session(client, options.use_condstore, options.use_qresync)
+        fairy = self._store.engine.raw_connection()
+        try:
+            conn = fairy.driver_connection
+            today = options.today or self._store.clock().date()
+            run = Run(box, conn, session, options, summary, progress,
+                      folders.since_date(box.load_period, today), self._store.clock().isoformat(" "))
+            run.pending_folders = writer.folders_with_pending_flags(conn, box.id)
+            t0 = time.perf_counter()
+            removed_before = summary.expunged + len(summary.folder_changes)
+            for planned in folders.plan(run):
+                folders.sync_folder(run, planned)
+            summary.headers_seconds = round(time.perf_counter() - t0, 3)
+            if options.bodies:
+                bodies.load_bodies(run)
+            if summary.expunged + len(summary.folder_changes) > removed_before:
+                writer.remove_orphans(conn)
+        finally:
+            fairy.close()
+            session.close()
+
+
+def mailbox_by_email(store: Store, email: str) -> Mailbox:
+    """A mailbox by address among all of them (the headless sync serves every user)."""
+    email = email.strip().lower()
+    for box in store.mailboxes.all_for_sync():
+        if box.email == email:
+            return box
+    raise NotFound(f"No mailbox '{email}'.")

@@ -1,0 +1,260 @@
+"""The header phase, folder by folder: which folders, what changed in them, and their new envelopes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from store.sync import writer
+from store.sync.events import FolderChanged, FolderProgress
+from store.sync.imap import FolderStatus, RemoteFolder, flag_text, uid_set
+from store.sync.parse import internal_timestamp, parse_envelope
+
+if TYPE_CHECKING:
+    from store.sync.engine import Run
+
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "3months": 92, "6months": 183, "year": 366}
+FLAG_WINDOW = 5000  # UIDs per FETCH FLAGS when the server has no CONDSTORE
+RENAME_SAMPLE = 20  # messages compared before a folder that appeared is taken for a renamed one
+
+
+def since_date(period: str, today: date) -> date | None:
+    """The first day the mailbox's load period covers (None: all mail)."""
+    days = PERIOD_DAYS.get(period)
+    return None if days is None else today - timedelta(days=days)
+
+
+def in_scope(box_scope: str, selected: tuple[str, ...], folder: RemoteFolder) -> bool:
+    """Whether the mailbox's folder scope takes this folder; a selected parent does not take its children."""
+    if box_scope == "all":
+        return True
+    if box_scope == "selected":
+        return folder.name in selected or (folder.name.upper() == "INBOX" and "INBOX" in
+                                           {s.upper() for s in selected})
+    return folder.name.upper() == "INBOX"
+
+
+def covers(loaded: str | None, wanted: str) -> bool:
+    """Whether mail loaded since *loaded* ('all' or an ISO date) includes mail since *wanted*."""
+    if loaded is None:
+        return False
+    if loaded == "all":
+        return True
+    return wanted != "all" and loaded <= wanted
+
+
+@dataclass
+class Planned:
+    """A folder to sync, with its stored row and (when LIST-STATUS gave it) its status."""
+
+    remote: RemoteFolder
+    row: writer.FolderRow
+    status: FolderStatus | None
+
+
+def plan(run: Run) -> list[Planned]:
+    """Match the server's folders to the stored ones: follow renames, drop deleted and out-of-scope folders."""
+    s, conn, box = run.session, run.conn, run.mailbox
+    remote, statuses = s.folders_with_status()
+    remote_names = {f.name for f in remote}
+    wanted = [f for f in remote if in_scope(box.folder_scope, box.selected_folders, f)]
+    wanted_names = {f.name for f in wanted}
+    local = writer.folders(conn, box.id)
+    missing = [r for name, r in local.items() if not r.gone and name not in remote_names]
+    for name, row in local.items():
+        if not row.gone and name in remote_names and name not in wanted_names:
+            removed = writer.drop_folder_locations(conn, row.id, gone=True, reset=True)
+            run.folder_changed(FolderChanged(box.id, name, "out_of_scope", removed=removed))
+    fresh = [f for f in wanted if f.name not in local or local[f.name].gone]
+    for row in missing:
+        target = _renamed_to(run, row, fresh, statuses) if row.uidvalidity else None
+        if target is not None:
+            writer.rename_folder(conn, row.id, target.name)
+            fresh.remove(target)
+            run.folder_changed(FolderChanged(box.id, row.name, "renamed", new_name=target.name))
+        else:
+            removed = writer.drop_folder_locations(conn, row.id, gone=True, reset=True)
+            run.folder_changed(FolderChanged(box.id, row.name, "deleted", removed=removed))
+    local = writer.folders(conn, box.id)
+    out = []
+    for f in wanted:
+        row = local.get(f.name)
+        if row is None or row.gone:
+            row = writer.add_folder(conn, box.id, f.name, f.delimiter)
+        out.append(Planned(f, row, statuses.get(f.name)))
+    return out
+
+
+def _renamed_to(run: Run, row: writer.FolderRow, fresh: list[RemoteFolder],
+                statuses: dict[str, FolderStatus]) -> RemoteFolder | None:
+    """The new folder that is *row* under another name: same UIDVALIDITY and the same messages at its UIDs."""
+    sample = run.conn.execute(
+        "SELECT l.uid, m.dedupe_key FROM message_locations l JOIN messages m ON m.id = l.message_id "
+        "WHERE l.folder_id = ? ORDER BY l.uid DESC LIMIT ?", (row.id, RENAME_SAMPLE)).fetchall()
+    if not sample:
+        return None
+    for f in fresh:
+        st = statuses.get(f.name) or run.session.status(f.name)
+        if st.uidvalidity != row.uidvalidity:
+            continue
+        run.session.select(f.name)
+        data = run.session.fetch_headers(uid_set(uid for uid, _ in sample))
+        found = {uid: parse_envelope(d[b"BODY[HEADER]"], d[b"RFC822.SIZE"], None).dedupe_key
+                 for uid, d in data.items() if b"BODY[HEADER]" in d}
+        if all(found.get(uid) == key for uid, key in sample):
+            return f
+    return None
+
+
+def sync_folder(run: Run, p: Planned) -> None:
+    """Bring one folder's envelopes, flags and expunges up to date (the body phase comes after)."""
+    s, conn, box, opts = run.session, run.conn, run.mailbox, run.options
+    row = p.row
+    st = p.status or s.status(p.remote.name)
+    if row.uidvalidity is not None and st.uidvalidity != row.uidvalidity:
+        removed = writer.drop_folder_locations(conn, row.id, gone=False, reset=True)
+        run.folder_changed(FolderChanged(box.id, row.name, "uidvalidity", removed=removed))
+        row = writer.folder(conn, row.id)
+    since = run.since
+    since_text = since.isoformat() if since else "all"
+    first_done = row.lowest_uid_loaded is not None
+    extend = first_done and not covers(row.since_loaded, since_text)
+    pending = row.id in run.pending_folders
+    if (first_done and not extend and not pending and s.condstore and st.highestmodseq is not None
+            and row.uidvalidity == st.uidvalidity and row.uidnext == st.uidnext
+            and row.highestmodseq == st.highestmodseq):
+        run.summary.folders_skipped += 1
+        return
+    sel = s.select(p.remote.name, writable=pending)
+    if row.uidvalidity is not None and sel.uidvalidity != row.uidvalidity:
+        removed = writer.drop_folder_locations(conn, row.id, gone=False, reset=True)
+        run.folder_changed(FolderChanged(box.id, row.name, "uidvalidity", removed=removed))
+        row = writer.folder(conn, row.id)
+        first_done = extend = False
+    if pending:
+        _push_flags(run, row)
+    if row.highest_uid > 0:
+        _known_changes(run, row, sel)
+    lo, hi = row.highest_uid + 1, sel.uidnext - 1
+    if hi < lo and sel.messages and sel.uidnext == 0:  # a server without UIDNEXT: look for the last UID
+        hi = max(s.search_uids(lo, 2**31 - 1) or [0])
+    if hi >= lo:
+        if not first_done and since is not None:
+            windows = _uid_windows(s.search_uids(lo, hi, since), opts.header_window)
+        else:
+            windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
+        first = {} if first_done else {"since_loaded": since_text}
+        _load_headers(run, row, p.remote.name, windows, sel, first, hi)
+    if extend:
+        have = set(writer.stored_uids(conn, row.id))
+        older = [u for u in s.search_uids(1, row.highest_uid, since) if u not in have]
+        _load_headers(run, row, p.remote.name, _uid_windows(older, opts.header_window), sel, {}, None)
+    writer.update_folder(
+        conn, row.id, uidvalidity=sel.uidvalidity, uidnext=sel.uidnext, highestmodseq=sel.highestmodseq,
+        highest_uid=max(row.highest_uid, hi), lowest_uid_loaded=row.lowest_uid_loaded or 1,
+        since_loaded=since_text if not first_done or extend else row.since_loaded,
+        last_sync_at=run.now_text(),
+    )
+    run.summary.folders += 1
+
+
+def _ranges(lo: int, hi: int, step: int) -> Iterator[tuple[int, int]]:
+    for a in range(lo, hi + 1, step):
+        yield a, min(hi, a + step - 1)
+
+
+def _uid_windows(uids: list[int], size: int) -> Iterator[tuple[str, int]]:
+    for i in range(0, len(uids), size):
+        part = uids[i : i + size]
+        yield uid_set(part), part[-1]
+
+
+def _load_headers(run: Run, row: writer.FolderRow, name: str, windows: Iterator[tuple[str, int]],
+                  sel: FolderStatus, first: dict, hi: int | None) -> None:
+    """Fetch envelopes window by window; each window commits with the folder's new highest UID."""
+    s, conn, box = run.session, run.conn, run.mailbox
+    done = 0
+    total = max(0, (hi or 0) - row.highest_uid)
+    for uids, last in windows:
+        data = s.fetch_headers(uids)
+        rows = []
+        for uid, d in data.items():
+            header = d.get(b"BODY[HEADER]")
+            if header is None:
+                continue
+            env = parse_envelope(header, int(d.get(b"RFC822.SIZE", 0)), internal_timestamp(d.get(b"INTERNALDATE")))
+            rows.append(writer.HeaderRow(uid, _flags(d), _modseq(d), int(d.get(b"RFC822.SIZE", 0)), env))
+        progress = {"uidvalidity": sel.uidvalidity, **first}
+        if hi is not None:
+            progress["highest_uid"] = last
+        run.summary.new += writer.store_headers(conn, box.id, row.id, rows, progress)
+        first = {}
+        done += len(rows)
+        run.emit(FolderProgress(box.id, name, "headers", done, max(total, done)))
+
+
+def _flags(d: dict) -> str:
+    return flag_text([f for f in d.get(b"FLAGS", ()) if f not in (b"\\Recent", "\\Recent")])
+
+
+def _modseq(d: dict) -> int | None:
+    value = d.get(b"MODSEQ")
+    if isinstance(value, tuple | list):
+        value = value[0] if value else None
+    return int(value) if value is not None else None
+
+
+def _known_changes(run: Run, row: writer.FolderRow, sel: FolderStatus) -> None:
+    """Flag changes and expunges among stored messages: CONDSTORE/QRESYNC when offered, else a full compare."""
+    s, conn = run.session, run.conn
+    flags: list[tuple[str, int | None, int]] = []
+    expunged: list[int] = []
+    if s.condstore and row.highestmodseq is not None and sel.highestmodseq is not None:
+        if sel.highestmodseq == row.highestmodseq:
+            return
+        changed, vanished = s.changed_since(row.highest_uid, row.highestmodseq)
+        flags = [(_flags(d), _modseq(d), uid) for uid, d in changed.items() if b"FLAGS" in d]
+        if vanished is not None:
+            stored = writer.stored_uids(conn, row.id)
+            expunged = [u for u in vanished if u in stored]
+        else:
+            expunged = _missing_uids(run, row)
+    else:
+        stored = writer.stored_uids(conn, row.id)
+        if not stored:
+            return
+        present: set[int] = set()
+        for a, b in _ranges(min(stored), row.highest_uid, FLAG_WINDOW):
+            for uid, d in s.fetch_flags(f"{a}:{b}").items():
+                present.add(uid)
+                if uid in stored:
+                    text = _flags(d)
+                    if text != stored[uid][0]:
+                        flags.append((text, _modseq(d), uid))
+        expunged = [u for u in stored if u not in present]
+    changed_n, removed_n = writer.apply_changes(conn, row.id, flags, expunged, {})
+    run.summary.flags_changed += changed_n
+    run.summary.expunged += removed_n
+
+
+def _missing_uids(run: Run, row: writer.FolderRow) -> list[int]:
+    """Stored UIDs the server no longer has (windowed UID SEARCH, for servers without QRESYNC)."""
+    stored = writer.stored_uids(run.conn, row.id)
+    if not stored:
+        return []
+    present = set(run.session.search_uids(min(stored), row.highest_uid))
+    return [u for u in stored if u not in present]
+
+
+def _push_flags(run: Run, row: writer.FolderRow) -> None:
+    """Send the flags the user changed locally (as additions and removals, which commute with others')."""
+    pending = writer.pending_flag_changes(run.conn, row.id)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for uid, add, rem in pending:
+        groups.setdefault((add, rem), []).append(uid)
+    for (add, rem), uids in groups.items():
+        run.session.store_flags(uids, add.split(), rem.split())
+    writer.clear_pending(run.conn, row.id, pending)
+    run.summary.flags_pushed += len(pending)

@@ -1,0 +1,251 @@
+"""Reading stored mail: lists newest first, one message with its text, raw bytes and thread; local flag edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+
+from store import db
+from store.errors import Invalid, NotFound
+from store.identity import Actor
+from store.schema import (
+    mailboxes,
+    message_addresses,
+    message_attachments,
+    message_locations,
+    message_raw,
+    messages,
+    sync_folders,
+)
+
+SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message in one folder of one mailbox, as a list shows it."""
+
+    location_id: int
+    message_id: int
+    mailbox_id: int
+    mailbox: str
+    folder: str
+    uid: int
+    header_message_id: str
+    sent_at: datetime
+    from_address: str
+    from_name: str
+    subject: str
+    flags: tuple[str, ...]
+    size: int
+    has_attachments: bool
+    body_loaded: bool
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """Metadata of one attachment; its bytes are in the raw message."""
+
+    part: str
+    filename: str
+    content_type: str
+    size: int
+    inline: bool
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """One message with everything stored about it, and where it sits (only locations the user may see)."""
+
+    id: int
+    header_message_id: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    subject: str
+    sent_at: datetime
+    from_address: str
+    from_name: str
+    to: tuple[tuple[str, str], ...]
+    cc: tuple[tuple[str, str], ...]
+    size: int
+    body_loaded: bool
+    body_text: str
+    attachments: tuple[AttachmentInfo, ...]
+    problems: str
+    locations: tuple[MessageRow, ...]
+
+
+def _ts(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+_ROW = (
+    select(
+        message_locations.c.id.label("location_id"),
+        messages.c.id.label("message_id"),
+        message_locations.c.mailbox_id,
+        mailboxes.c.email.label("mailbox"),
+        sync_folders.c.name.label("folder"),
+        message_locations.c.uid,
+        messages.c.header_message_id,
+        message_locations.c.sent_at,
+        messages.c.from_address,
+        messages.c.from_name,
+        messages.c.subject,
+        message_locations.c.flags,
+        messages.c.size,
+        messages.c.has_attachments,
+        messages.c.body_loaded,
+    )
+    .select_from(message_locations)
+    .join(messages, messages.c.id == message_locations.c.message_id)
+    .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id)
+    .join(mailboxes, mailboxes.c.id == message_locations.c.mailbox_id)
+)
+
+
+def _row(r) -> MessageRow:  # noqa: ANN001 - a SQLAlchemy row mapping
+    return MessageRow(**{**r, "sent_at": _ts(r["sent_at"]), "flags": tuple(r["flags"].split()),
+                         "has_attachments": bool(r["has_attachments"]), "body_loaded": bool(r["body_loaded"])})
+
+
+class Messages:
+    """Read API over stored mail; a user sees the mail of the mailboxes in their panel, nothing else."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _visible(self, conn, actor: Actor) -> set[int]:  # noqa: ANN001
+        from store.rights import mailbox_ids_with
+
+        return mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
+
+    def _where(self, conn, actor: Actor, mailbox_id: int | None, folder: str | None):  # noqa: ANN001, ANN202
+        ids = self._visible(conn, actor)
+        if mailbox_id is not None:
+            ids &= {mailbox_id}
+        cond = [message_locations.c.mailbox_id.in_(sorted(ids))]
+        if folder is not None:
+            cond.append(sync_folders.c.name == folder)
+        return and_(*cond)
+
+    def list(
+        self,
+        actor: Actor,
+        mailbox_id: int | None = None,
+        folder: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        before: tuple[datetime, int] | None = None,
+    ) -> list[MessageRow]:
+        """Messages newest first, one row per folder a message sits in; *before* = (sent_at, location_id)
+        of the last row seen pages by keyset, which stays fast deep into a big mailbox."""
+        with db.read(self._engine) as conn:
+            where = self._where(conn, actor, mailbox_id, folder)
+            if before is not None:
+                ts, loc = int(before[0].timestamp()), before[1]
+                where = and_(where, or_(message_locations.c.sent_at < ts,
+                                        and_(message_locations.c.sent_at == ts, message_locations.c.id < loc)))
+            q = (_ROW.where(where)
+                 .order_by(message_locations.c.sent_at.desc(), message_locations.c.id.desc())
+                 .limit(limit).offset(offset))
+            return [_row(r) for r in conn.execute(q).mappings()]
+
+    def count(self, actor: Actor, mailbox_id: int | None = None, folder: str | None = None) -> int:
+        """How many rows `list` would return without a limit."""
+        with db.read(self._engine) as conn:
+            where = self._where(conn, actor, mailbox_id, folder)
+            q = (select(func.count()).select_from(message_locations)
+                 .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id).where(where))
+            return int(conn.execute(q).scalar_one())
+
+    def get(self, actor: Actor, message_id: int) -> MessageDetail:
+        """One message the user may see (any other id is reported as not found)."""
+        with db.read(self._engine) as conn:
+            ids = self._visible(conn, actor)
+            locs = [_row(r) for r in conn.execute(
+                _ROW.where(and_(messages.c.id == message_id, message_locations.c.mailbox_id.in_(sorted(ids))))
+                .order_by(mailboxes.c.email, sync_folders.c.name)).mappings()]
+            if not locs:
+                raise NotFound(f"No message {message_id}.")
+            m = conn.execute(select(messages).where(messages.c.id == message_id)).mappings().one()
+            addrs = conn.execute(select(message_addresses).where(message_addresses.c.message_id == message_id)
+                                 ).mappings().all()
+            atts = conn.execute(select(message_attachments).where(message_attachments.c.message_id == message_id)
+                                .order_by(message_attachments.c.id)).mappings().all()
+        return MessageDetail(
+            id=m["id"], header_message_id=m["header_message_id"], in_reply_to=m["in_reply_to"],
+            references=tuple(m["reference_ids"].split()), subject=m["subject"], sent_at=_ts(m["sent_at"]),
+            from_address=m["from_address"], from_name=m["from_name"],
+            to=tuple((a["address"], a["name"]) for a in addrs if a["kind"] == "to"),
+            cc=tuple((a["address"], a["name"]) for a in addrs if a["kind"] == "cc"),
+            size=m["size"], body_loaded=bool(m["body_loaded"]), body_text=m["body_text"],
+            attachments=tuple(AttachmentInfo(a["part"], a["filename"], a["content_type"], a["size"],
+                                             bool(a["inline"])) for a in atts),
+            problems=m["problems"], locations=tuple(locs),
+        )
+
+    def raw(self, actor: Actor, message_id: int) -> bytes:
+        """The raw message as first fetched (empty until its body is loaded)."""
+        from store.sync.parse import decompress
+
+        self.get(actor, message_id)
+        with db.read(self._engine) as conn:
+            rows = conn.execute(select(message_raw.c.codec, message_raw.c.data)
+                                .where(message_raw.c.message_id == message_id).order_by(message_raw.c.seq))
+            return b"".join(decompress(codec, data) for codec, data in rows)
+
+    def thread(self, actor: Actor, message_id: int) -> list[MessageRow]:
+        """Visible messages of the same conversation (linked by Message-ID, In-Reply-To and References),
+        oldest first, one row per message."""
+        detail = self.get(actor, message_id)
+        with db.read(self._engine) as conn:
+            ids = self._visible(conn, actor)
+            known = {detail.header_message_id, detail.in_reply_to, *detail.references} - {""}
+            frontier = set(known)
+            for _ in range(10):  # a bounded walk: threads deeper than this are split
+                if not frontier:
+                    break
+                q = select(messages.c.header_message_id, messages.c.in_reply_to, messages.c.reference_ids).where(
+                    or_(messages.c.header_message_id.in_(frontier), messages.c.in_reply_to.in_(frontier)))
+                found = set()
+                for mid, irt, refs in conn.execute(q):
+                    found |= {mid, irt, *refs.split()}
+                frontier = found - known - {""}
+                known |= frontier
+            rows = conn.execute(_ROW.where(and_(messages.c.header_message_id.in_(known),
+                                                message_locations.c.mailbox_id.in_(sorted(ids))))
+                                .order_by(message_locations.c.sent_at)).mappings()
+            seen, out = set(), []
+            for r in rows:
+                if r["message_id"] not in seen:
+                    seen.add(r["message_id"])
+                    out.append(_row(r))
+            return out
+
+    def set_flags(self, actor: Actor, location_id: int, add: tuple[str, ...] = (),
+                  remove: tuple[str, ...] = ()) -> MessageRow:
+        """Change flags locally at once; the next sync sends the change to the server."""
+        from store.rights import mailbox_ids_with
+
+        for flag in (*add, *remove):
+            if not flag or any(c in flag for c in ' ()"\r\n{%*]') or (flag.startswith("\\")
+                                                                         and flag not in SYSTEM_FLAGS):
+                raise Invalid({"flags": f"'{flag}' is not a flag that can be set"})
+        with db.write(self._engine) as conn:
+            ids = mailbox_ids_with(conn, actor, "panel")
+            r = conn.execute(select(message_locations).where(and_(
+                message_locations.c.id == location_id, message_locations.c.mailbox_id.in_(sorted(ids))))
+            ).mappings().first()
+            if r is None:
+                raise NotFound(f"No message location {location_id}.")
+            flags = (set(r["flags"].split()) | set(add)) - set(remove)
+            pend_add = (set(r["flags_add"].split()) | set(add)) - set(remove)
+            pend_rem = (set(r["flags_remove"].split()) | set(remove)) - set(add)
+            conn.execute(update(message_locations).where(message_locations.c.id == location_id).values(
+                flags=" ".join(sorted(flags)), flags_add=" ".join(sorted(pend_add)),
+                flags_remove=" ".join(sorted(pend_rem))))
+            row = conn.execute(_ROW.where(message_locations.c.id == location_id)).mappings().one()
+        return _row(row)
