@@ -144,10 +144,11 @@ def imap_login(
     from imapclient.exceptions import LoginError
 
     wire_safe(login, "login")
+    _check_secret(secret)
     client = imap_connect(ep, timeout)
     try:
         _require_tls(client._imap.sock, "IMAP", ep)
-        client.login(login, secret.reveal())
+        _imap_authenticate(client, ep, login, secret)
         return client
     except LoginError:
         _close_quietly(client)
@@ -197,12 +198,16 @@ def smtp_login(
 ) -> smtplib.SMTP:
     """Connect and authenticate over TLS."""
     wire_safe(login, "login")
+    _check_secret(secret)
     smtp = smtp_connect(ep, timeout)
     try:
         _require_tls(smtp.sock, "SMTP", ep)
         if not smtp.has_extn("auth"):
             raise NetError("SMTP", "auth", f"{ep} offers no AUTH; Mailroom cannot log in there.")
-        smtp.login(login, secret.reveal())
+        if (login + secret.reveal()).isascii():
+            smtp.login(login, secret.reveal())
+        else:
+            _smtp_plain_utf8(smtp, ep, login, secret)
         return smtp
     except smtplib.SMTPAuthenticationError as exc:
         _close_quietly(smtp)
@@ -212,6 +217,45 @@ def smtp_login(
     except Exception as exc:
         _close_quietly(smtp)
         raise explain("SMTP", ep, exc) from None
+
+
+def _check_secret(secret: Secret) -> None:
+    """Refuse a password with CR, LF or NUL before any connection; the message never shows it."""
+    if any(c in secret.reveal() for c in "\r\n\x00"):
+        from store.errors import Invalid
+
+        raise Invalid({"password": "must not contain line breaks or NUL characters"})
+
+
+def _imap_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _imap_authenticate(client: IMAPClient, ep: Endpoint, login: str, secret: Secret) -> None:
+    """LOGIN with both names quoted; non-ASCII credentials go through AUTHENTICATE PLAIN in UTF-8."""
+    if (login + secret.reveal()).isascii():
+        client.login(_imap_quote(login), secret.reveal())  # imaplib quotes only the password
+        return
+    if "AUTH=PLAIN" not in {c.decode().upper() for c in client.capabilities()}:
+        raise NetError(
+            "IMAP", "auth", f"{ep} cannot take a login or password with non-ASCII characters (no AUTH=PLAIN)."
+        )
+    client.plain_login(login, secret.reveal())
+
+
+def _smtp_plain_utf8(smtp: smtplib.SMTP, ep: Endpoint, login: str, secret: Secret) -> None:
+    """AUTH PLAIN with UTF-8 credentials, which smtplib would encode as ASCII and fail on."""
+    import base64
+
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        raise NetError(
+            "SMTP", "auth", f"{ep} cannot take a login or password with non-ASCII characters (no AUTH PLAIN)."
+        )
+    token = base64.b64encode(b"\0" + login.encode() + b"\0" + secret.reveal().encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", "PLAIN " + token)
+    del token
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _close_quietly(conn: object) -> None:
