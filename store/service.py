@@ -13,6 +13,7 @@ from store import migrate
 from store.clock import Clock, utc_now
 from store.db import make_engine
 from store.identity import Identity
+from store.mailbox_settings import MailboxSettings
 from store.mailboxes import Mailboxes
 from store.providers import Providers
 from store.system import SystemSettings
@@ -33,12 +34,14 @@ class Store:
     providers: Providers = field(init=False)
     system: SystemSettings = field(init=False)
     mailboxes: Mailboxes = field(init=False)
+    settings: MailboxSettings = field(init=False)
 
     def __post_init__(self) -> None:
         self.identity = Identity(self.engine, self.clock)
         self.providers = Providers(self.engine, self.clock)
         self.system = SystemSettings(self.engine)
         self.mailboxes = Mailboxes(self.engine, self.clock)
+        self.settings = MailboxSettings(self.engine, self.mailboxes)
 
     @cached_property
     def sync(self) -> SyncService:
