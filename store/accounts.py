@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from store.secrets import Secret, SecretStore
     from store.service import Store
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mailroom.accounts")
 
 How = Literal["lookup", "mx", "choice"]
 Step = Literal["imap", "smtp", "save"]
