@@ -66,6 +66,18 @@ class ProviderDraft(BaseModel):
     def _host(cls, v: str) -> str:
         return _clean_host(v)
 
+    @field_validator("imap_port", "smtp_port", mode="before")
+    @classmethod
+    def _port(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip()
+            if not v.isdigit():
+                raise ValueError("a port is a number from 1 to 65535")
+            v = int(v)
+        if isinstance(v, int) and not 1 <= v <= 65535:
+            raise ValueError("a port is a number from 1 to 65535")
+        return v
+
     @field_validator("help_url")
     @classmethod
     def _url(cls, v: str) -> str:
