@@ -3,8 +3,6 @@ there is much to do) and stored; large messages are streamed in chunks so memory
 
 from __future__ import annotations
 
-import os
-from collections import deque
 from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
@@ -30,25 +28,6 @@ if TYPE_CHECKING:
 TEXT_SECTION_LIMIT = 2 << 20  # text parts of a large message above this stay only in the raw copy
 
 
-class _Inline:
-    """Parses in this process; same interface as a pool's AsyncResult."""
-
-    def __init__(self, items: list[tuple[int, bytes]]) -> None:
-        self._items = items
-
-    def get(self) -> list[Parsed]:
-        return process_batch(self._items)
-
-
-def _pool(workers: int) -> Any:
-    """A pool of parsing processes started from a clean fork server (safe with the scheduler's threads)."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["store.sync.parse", "zstandard", "html2text"])
-    return ctx.Pool(workers)
-
-
 def _windows(jobs: Sequence[writer.BodyJob], max_bytes: int, max_count: int) -> Iterator[list[writer.BodyJob]]:
     window: list[writer.BodyJob] = []
     size = 0
@@ -62,53 +41,105 @@ def _windows(jobs: Sequence[writer.BodyJob], max_bytes: int, max_count: int) -> 
         yield window
 
 
+def _lane_config(run: Run) -> dict[str, Any]:
+    """What a helper process needs to fetch and store on its own (the password travels over the pipe)."""
+    store = run.store
+    provider = store.providers.get(run.mailbox.provider_id)
+    return {
+        "db": str(store.path),
+        "endpoint": {"host": provider.imap_host, "port": provider.imap_port, "tls": provider.imap_tls,
+                     "ca_file": provider.ca_file},
+        "login": run.mailbox.login,
+        "password": run.secret.reveal(),
+        "timeout": run.options.timeout,
+        "condstore": run.options.use_condstore,
+        "qresync": run.options.use_qresync,
+    }
+
+
 def load_bodies(run: Run) -> None:
-    """Fetch and store the bodies of every message of the mailbox that has only its envelope so far."""
+    """Fetch and store the bodies of every message of the mailbox that has only its envelope so far.
+
+    Windows go alternately to this process and, for big loads, to helper processes with their own IMAP
+    and database connections, so parsing and writing use both cores.
+    """
+    from store.sync.worker import WorkerLane
+
     conn, opts = run.conn, run.options
+    run.selected_validity = None
     jobs = writer.body_jobs(conn, run.mailbox.id)
     if not jobs:
         return
-    total_bytes = sum(j.size for j in jobs if j.size <= opts.large_message)
-    workers = opts.workers if opts.workers is not None else (min(2, os.cpu_count() or 1)
-                                                            if total_bytes >= opts.pool_threshold else 0)
-    pool = _pool(workers) if workers > 0 else None
-    inflight: deque[Any] = deque()
+    rows = {fid: writer.folder(conn, fid) for fid in {j.folder_id for j in jobs}}
+    rows = {fid: r for fid, r in rows.items() if not r.gone and r.uidvalidity is not None}
+    small = [j for j in jobs if j.folder_id in rows and j.size <= opts.large_message]
+    large = [j for j in jobs if j.folder_id in rows and j.size > opts.large_message]
+    windows = [w for _, group in groupby(small, key=lambda j: j.folder_id)
+               for w in _windows(list(group), opts.body_window_bytes, opts.body_window_count)]
+    total_bytes = sum(j.size for j in small)
+    helpers = opts.workers if opts.workers is not None else (1 if total_bytes >= opts.pool_threshold else 0)
+    lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
+    done = {"n": 0}
+    total = len(small) + len(large)
+
+    def progress(window: list[writer.BodyJob], stored: int) -> None:
+        run.summary.bodies += stored
+        done["n"] += len(window)
+        run.emit(FolderProgress(run.mailbox.id, rows[window[0].folder_id].name, "bodies", done["n"], total))
+
     try:
-        for folder_id, group in groupby(jobs, key=lambda j: j.folder_id):
-            group_jobs = list(group)
-            row = writer.folder(conn, folder_id)
-            if row.gone or row.uidvalidity is None:
-                continue
-            sel = run.session.select(row.name)
-            if sel.uidvalidity != row.uidvalidity:
-                continue  # the next header phase resets this folder
-            small = [j for j in group_jobs if j.size <= opts.large_message]
-            done = 0
-            for window in _windows(small, opts.body_window_bytes, opts.body_window_count):
-                raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
-                items = [(j.message_id, raws[j.uid]) for j in window if j.uid in raws]
-                run.summary.bytes += sum(len(r) for _, r in items)
-                inflight.append(pool.apply_async(process_batch, (items,)) if pool else _Inline(items))
-                while len(inflight) > (workers + 1 if pool else 0):
-                    _store(run, inflight.popleft().get())
-                done += len(window)
-                run.emit(FolderProgress(run.mailbox.id, row.name, "bodies", done, len(group_jobs)))
-            for job in group_jobs:
-                if job.size > opts.large_message:
-                    _stream_large(run, job)
-                    done += 1
-                    run.emit(FolderProgress(run.mailbox.id, row.name, "bodies", done, len(group_jobs)))
-        while inflight:
-            _store(run, inflight.popleft().get())
+        queue = list(reversed(windows))
+        sent: dict[int, list[list[writer.BodyJob]]] = {i: [] for i in range(len(lanes))}
+        while queue or any(lane.pending for lane in lanes):
+            for i, lane in enumerate(lanes):
+                while lane.pending and lane.ready():
+                    stored, nbytes = lane.result()
+                    run.summary.bytes += nbytes
+                    progress(sent[i].pop(0), stored)
+                while queue and lane.pending < 2:
+                    window = queue.pop()
+                    row = rows[window[0].folder_id]
+                    lane.submit(("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in window]))
+                    sent[i].append(window)
+            if queue and opts.main_lane or (queue and not lanes):
+                window = queue.pop()
+                progress(window, _fetch_window(run, rows[window[0].folder_id], window))
+            elif any(lane.pending for lane in lanes):
+                lane = next(lane for lane in lanes if lane.pending)
+                i = lanes.index(lane)
+                stored, nbytes = lane.result()
+                run.summary.bytes += nbytes
+                progress(sent[i].pop(0), stored)
+        for job in large:
+            row = rows[job.folder_id]
+            if _select(run, row):
+                _stream_large(run, job)
+            progress([job], 0)
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        for lane in lanes:
+            lane.close()
 
 
-def _store(run: Run, parsed: list[Parsed]) -> None:
+def _select(run: Run, row: writer.FolderRow) -> bool:
+    """Select the folder unless it already is; False when its UIDVALIDITY changed (the next sync resets it)."""
+    if run.session.selected == row.name and run.selected_validity == row.uidvalidity:
+        return True
+    sel = run.session.select(row.name)
+    run.selected_validity = sel.uidvalidity
+    return sel.uidvalidity == row.uidvalidity
+
+
+def _fetch_window(run: Run, row: writer.FolderRow, window: list[writer.BodyJob]) -> int:
+    """Fetch, parse and store one window in this process; returns the messages stored."""
+    if not _select(run, row):
+        return 0
+    raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
+    by_uid = {j.uid: j.message_id for j in window}
+    items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
+    run.summary.bytes += sum(len(r) for _, r in items)
+    parsed = process_batch(items)
     writer.store_bodies(run.conn, parsed)
-    run.summary.bodies += len(parsed)
+    return len(parsed)
 
 
 # -- large messages --------------------------------------------------------------------------------

@@ -46,8 +46,9 @@ class SyncOptions:
     body_window_count: int = 500
     large_message: int = 8 << 20
     raw_chunk: int = 1 << 20
-    workers: int | None = None  # None: 2 parsing processes when there is much to parse, else none
-    pool_threshold: int = 64 << 20
+    workers: int | None = None  # helper processes for bodies; None: one when there is much to load
+    pool_threshold: int = 48 << 20  # bytes of bodies from which a helper process pays off
+    main_lane: bool = True  # this process loads bodies too (a UI may prefer to leave all to helpers)
     retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
     timeout: float = 60.0
     today: date | None = None  # the load period is counted back from this day (tests fix it)
@@ -70,7 +71,10 @@ class Run:
     progress: Progress
     since: date | None
     clock_text: str
+    store: Store
+    secret: Any
     pending_folders: set[int] = field(default_factory=set)
+    selected_validity: int | None = None
 
     def emit(self, event: Event) -> None:
         """Report progress; a failing callback must not break the sync."""
@@ -192,7 +196,8 @@ class SyncService:
             conn = fairy.driver_connection
             today = options.today or self._store.clock().date()
             run = Run(box, conn, session, options, summary, progress,
-                      folders.since_date(box.load_period, today), self._store.clock().isoformat(" "))
+                      folders.since_date(box.load_period, today), self._store.clock().isoformat(" "),
+                      self._store, secret)
             run.pending_folders = writer.folders_with_pending_flags(conn, box.id)
             t0 = time.perf_counter()
             removed_before = summary.expunged + len(summary.folder_changes)

@@ -184,7 +184,8 @@ def _load_headers(run: Run, row: writer.FolderRow, name: str, windows: Iterator[
             header = d.get(b"BODY[HEADER]")
             if header is None:
                 continue
-            env = parse_envelope(header, int(d.get(b"RFC822.SIZE", 0)), internal_timestamp(d.get(b"INTERNALDATE")))
+            date_value = d.get(b"INTERNALDATE")
+            env = parse_envelope(header, int(d.get(b"RFC822.SIZE", 0)), lambda v=date_value: internal_timestamp(v))
             rows.append(writer.HeaderRow(uid, _flags(d), _modseq(d), int(d.get(b"RFC822.SIZE", 0)), env))
         progress = {"uidvalidity": sel.uidvalidity, **first}
         if hi is not None:

@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import getaddresses, mktime_tz, parsedate_tz
@@ -203,7 +204,7 @@ def _addresses(value: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_envelope(header: bytes, size: int, internal_ts: int | None) -> Envelope:
+def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[[], int | None]) -> Envelope:
     """The envelope of a message from its header block; *size* is RFC822.SIZE, used for the dedupe key."""
     problems = []
     fields = header_fields(header, ENVELOPE_HEADERS)
@@ -212,6 +213,8 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None) -> Envelop
     sent_at = parse_date(text["date"]) if "date" in text else None
     if sent_at is None:
         problems.append("no readable Date")
+        if callable(internal_ts):
+            internal_ts = internal_ts()
         sent_at = internal_ts if internal_ts is not None else 0
     addresses: list[tuple[str, str, str]] = []
     seen = set()
@@ -245,10 +248,15 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None) -> Envelop
     )
 
 
-def internal_timestamp(value: datetime | None) -> int | None:
+def internal_timestamp(value: datetime | bytes | None) -> int | None:
     """INTERNALDATE as epoch seconds (naive values are taken as UTC)."""
     if value is None:
         return None
+    if isinstance(value, bytes):
+        try:
+            value = datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+        except ValueError:
+            return None
     if value.tzinfo is None:
         from datetime import UTC
 

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Sync benchmark: Mailroom against mbsync (Debian isync) on the test harness's Dovecot, same corpus, same run.
+
+    .venv/bin/python benchmarks/sync_bench.py                 # 10,000 messages (~629 MB) in 14 folders
+    .venv/bin/python benchmarks/sync_bench.py --messages 50000 --skip-mbsync   # the memory check
+
+Steps: first full load, a re-sync with no changes (in-process and as a `mailroom sync --once` process),
+and a re-sync after 100 new messages and 100 flag changes. Each Mailroom step runs in a child process so its
+peak RSS (with its parsing workers) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+class PeakRss:
+    """Samples the summed RSS of this process and its descendants (parsing workers) every 50 ms."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self.own_peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                self.own_peak_kb = int(line.split()[1])
+        self.peak_kb = max(self.peak_kb, self.own_peak_kb)
+
+    def _loop(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.05):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _descendants(me)))
+
+
+# -- child: one Mailroom sync in a fresh process ----------------------------------------------------
+
+
+def child(args: argparse.Namespace) -> None:
+    from store.secrets import open_secret_store
+    from store.service import open_store
+
+    store = open_store(Path(args.db))
+    secrets = open_secret_store("file", data_dir=Path(args.data_dir), config_dir=Path(args.config_dir))
+    box = store.mailboxes.all_for_sync()[0]
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def progress(event: object) -> None:
+        if getattr(event, "phase", "") == "bodies" and "envelopes" not in marks:
+            marks["envelopes"] = time.perf_counter() - started
+
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        summary = store.sync.run(box, secrets, progress)
+        total = time.perf_counter() - started
+    print(json.dumps({"seconds": total, "envelopes": marks.get("envelopes", total), "rss_kb": rss.peak_kb,
+                      "own_rss_kb": rss.own_peak_kb, "summary": summary.as_dict()}))
+
+
+def run_child(step: str, env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", step, "--db", env["db"], "--data-dir",
+                          env["data"], "--config-dir", env["config"]], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"child {step} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if not result["summary"]["ok"]:
+        raise SystemExit(f"sync failed in {step}: {result['summary']['error']}")
+    return result
+
+
+# -- mbsync ------------------------------------------------------------------------------------------
+
+
+def mbsync_config(work: Path, account, ca_file: Path) -> Path:  # noqa: ANN001 - a harness MailAccount
+    maildir = work / "mbsync-mail"
+    maildir.mkdir(parents=True, exist_ok=True)
+    rc = work / "mbsyncrc"
+    rc.write_text(
+        f"IMAPAccount bench\nHost localhost\nPort {account.imaps_port}\nUser {account.email}\n"
+        f"Pass {account.password}\nSSLType IMAPS\nCertificateFile {ca_file}\n\n"
+        "IMAPStore bench-far\nAccount bench\n\n"
+        f"MaildirStore bench-near\nPath {maildir}/\nInbox {maildir}/INBOX\nSubFolders Verbatim\n\n"
+        "Channel bench\nFar :bench-far:\nNear :bench-near:\nPatterns *\nCreate Near\nSync Pull\n"
+        "SyncState *\nExpunge None\n"
+    )
+    rc.chmod(0o600)
+    return rc
+
+
+def timed_process(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KB, from wait4) and stdout of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{err[-3000:]}{out[-1000:]}")
+    return seconds, usage.ru_maxrss, out
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def prepare_store(work: Path, account) -> dict[str, str]:  # noqa: ANN001
+    from store.providers import ProviderDraft
+    from store.secrets import Secret, open_secret_store
+    from store.service import open_store
+
+    xdg_data, xdg_config = work / "xdg-data", work / "xdg-config"
+    env = {"db": str(work / "mailroom.db"), "data": str(xdg_data / "mailroom"),
+           "config": str(xdg_config / "mailroom"), "xdg_data": str(xdg_data), "xdg_config": str(xdg_config)}
+    store = open_store(Path(env["db"]))
+    secrets = open_secret_store("file", data_dir=Path(env["data"]), config_dir=Path(env["config"]))
+    admin = store.identity.actor("bench")
+    provider = store.providers.add(admin, ProviderDraft.parse(
+        name="Bench", imap_host="127.0.0.1", imap_port=account.imaps_port, imap_tls="ssl",
+        smtp_host="127.0.0.1", smtp_port=account.smtps_port, smtp_tls="ssl", ca_file=str(account.ca_file)))
+    box = store.mailboxes.create(admin, account.email, provider.id, account.email, Secret(account.password),
+                                 secrets)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE mailboxes SET folder_scope = 'all', load_period = 'all' WHERE id = ?",
+                             (box.id,))
+    store.close()
+    return env
+
+
+def change_mail(account, seed: int) -> None:  # noqa: ANN001
+    """Append 100 new messages across folders and change flags on 100 existing ones."""
+    from tests.harness import corpus
+
+    rng = random.Random(seed)
+    client = account.imap()
+    try:
+        names = [n for fl, _, n in client.list_folders() if b"\\Noselect" not in fl]
+        new = list(corpus.generate(count=100, avg_size=63000, seed=seed + 1000, start=__import__("datetime")
+                                   .datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc)))
+        for msg in new:
+            client.append(msg.folder if msg.folder in names else "INBOX", msg.wire, msg.imap_flags)
+        changed = 0
+        for name in rng.sample(names, len(names)):
+            info = client.select_folder(name)
+            if not info[b"EXISTS"] or changed >= 100:
+                continue
+            uids = client.search(["ALL"])
+            pick = rng.sample(uids, min(len(uids), 100 - changed, 12))
+            client.add_flags(pick, [b"\\Flagged"])
+            client.remove_flags(pick, [b"\\Seen"])
+            changed += len(pick)
+    finally:
+        client.logout()
+
+
+def row(name: str, seconds: float, msgs: int, mbytes: float, rss_kb: int, ref: float | None) -> str:
+    ratio = f"{seconds / ref:6.2f}x" if ref else "      "
+    rate = f"{msgs / seconds:9.0f}" if seconds > 0 and msgs else "        -"
+    mbs = f"{mbytes / seconds:8.1f}" if seconds > 0 and mbytes else "       -"
+    return f"{name:<44} {seconds:8.3f} {rate} {mbs} {rss_kb / 1024:8.1f} {ratio}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--avg-size", type=int, default=63_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-mbsync", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--config-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from tests.harness import corpus
+    from tests.harness.fixtures import TEMP_PREFIX, _new_account, require_dovecot, start_servers, stop_servers
+
+    require_dovecot()
+    root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    root.chmod(0o711)
+    (root / "owner.pid").write_text(str(os.getpid()))
+    info = start_servers(root)
+    lines: list[str] = []
+    try:
+        account = _new_account(info)
+        stats = account.fill(args.messages, args.avg_size, args.seed)
+        mb = stats.total_bytes / 1e6
+        print(f"corpus: {stats.total_messages} messages, {mb:.0f} MB in {len(stats.folders)} folders "
+              f"(written in {stats.seconds:.1f} s)", flush=True)
+        t = time.perf_counter()
+        client = account.imap(timeout=600)
+        corpus.warm(client, fetch=True)
+        client.logout()
+        print(f"Dovecot index warmed in {time.perf_counter() - t:.1f} s", flush=True)
+        work = root / "bench"
+        work.mkdir()
+        n = stats.total_messages
+        header = f"{'step':<44} {'seconds':>8} {'msgs/s':>9} {'MB/s':>8} {'RSS MB':>8} {'vs mbsync':>7}"
+        lines += [header, "-" * len(header)]
+        ref_first = ref_resync = None
+        if not args.skip_mbsync and shutil.which("mbsync"):
+            rc = mbsync_config(work, account, info.ca_file)
+            sec, rss, _ = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
+            ref_first = sec
+            lines.append(row("mbsync: first full load", sec, n, mb, rss, None))
+            sec, rss, _ = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
+            ref_resync = sec
+            lines.append(row("mbsync: re-sync, no changes", sec, n, 0, rss, None))
+            print("\n".join(lines[-2:]), flush=True)
+        env = prepare_store(work, account)
+        first = run_child("first", env)
+        lines.append(row("mailroom: envelopes of all visible", first["envelopes"], n, 0, first["rss_kb"],
+                         ref_first))
+        lines.append(row("mailroom: first full load (bodies stored)", first["seconds"], n, mb, first["rss_kb"],
+                         ref_first))
+        print("\n".join(lines[-2:]), flush=True)
+        again = [run_child("resync", env) for _ in range(3)]
+        best = min(again, key=lambda r: r["seconds"])
+        lines.append(row("mailroom: re-sync, no changes (in-process)", best["seconds"], n, 0, best["rss_kb"],
+                         ref_resync))
+        cli_env = {**os.environ, "MAILROOM_DB": env["db"], "XDG_DATA_HOME": env["xdg_data"],
+                   "XDG_CONFIG_HOME": env["xdg_config"], "MAILROOM_CONFIG": str(work / "none.toml"),
+                   "MAILROOM_SECRETS__BACKEND": "file"}
+        cli_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        mailroom = str(Path(sys.executable).with_name("mailroom"))
+        cmd = [mailroom, "sync", "--once", "--json"] if os.path.exists(mailroom) else \
+            [sys.executable, "-m", "tui.cli", "sync", "--once", "--json"]
+        runs = [timed_process(cmd, cli_env) for _ in range(4)][1:]
+        sec, rss, _ = min(runs)
+        lines.append(row("mailroom: `mailroom sync --once`, no changes", sec, n, 0, rss, ref_resync))
+        print("\n".join(lines[-2:]), flush=True)
+        change_mail(account, args.seed)
+        changed = run_child("changes", env)
+        s = changed["summary"]
+        lines.append(row(f"mailroom: {s['new']} new + {s['flags_changed']} flag changes", changed["seconds"],
+                         s["new"], s["bytes"] / 1e6, changed["rss_kb"], None))
+        print(lines[-1], flush=True)
+        print()
+        print(f"corpus: {n} messages, {mb:.0f} MB, {len(stats.folders)} folders; machine: {os.cpu_count()} cores")
+        print("\n".join(lines))
+    finally:
+        stop_servers(info)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept {root}")
+
+
+if __name__ == "__main__":
+    main()

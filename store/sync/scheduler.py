@@ -1,0 +1,205 @@
+"""The automatic loading of `mailroom sync`: every MailboxSyncInterval minutes, sooner when IDLE sees new mail.
+
+One thread runs the syncs one mailbox at a time; one IDLE thread per mailbox watches its INBOX and only wakes
+the scheduler. `stop()` (called from SIGTERM/SIGINT handlers) ends both within about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from store.sync.engine import NEEDS_ATTENTION, SyncOptions
+from store.sync.events import Event, SyncSummary
+
+if TYPE_CHECKING:
+    from store.mailboxes import Mailbox
+    from store.secrets import SecretStore
+    from store.service import Store
+
+BACKOFF_START = 30.0  # seconds before the first retry after a failed sync; doubles up to the interval
+IDLE_RENEW = 25 * 60  # re-issue IDLE before servers drop it (RFC 2177: at most every 29 minutes)
+IDLE_POLL = 1.0  # how often an IDLE thread looks at the stop flag
+
+
+@dataclass
+class _BoxState:
+    next_due: float = 0.0
+    failures: int = 0
+    failed_secret: str | None = None
+    idle: _IdleWatcher | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+class _IdleWatcher(threading.Thread):
+    """Holds an IDLE on the mailbox's INBOX and sets *wake* when the server reports a change."""
+
+    def __init__(self, store: Store, box: Mailbox, secrets: SecretStore, wake: threading.Event,
+                 notify: threading.Event, stop: threading.Event) -> None:
+        super().__init__(name=f"idle-{box.email}", daemon=True)
+        self.store, self.box, self.secrets = store, box, secrets
+        self.wake, self.notify, self.stop_flag = wake, notify, stop
+        self.unsupported = False
+
+    def run(self) -> None:
+        delay = 5.0
+        while not self.stop_flag.is_set():
+            try:
+                self._watch()
+                delay = 5.0
+            except Exception:  # noqa: BLE001 - network trouble: the periodic sync still runs; retry later
+                pass
+            if self.unsupported:
+                return
+            self.stop_flag.wait(delay)
+            delay = min(delay * 2, 300.0)
+
+    def _watch(self) -> None:
+        from store.net import Endpoint, imap_login
+
+        provider = self.store.providers.get(self.box.provider_id)
+        secret = self.store.mailboxes.credentials(self.box, self.secrets)
+        client = imap_login(Endpoint.imap_of(provider), self.box.login, secret, timeout=30)
+        try:
+            if b"IDLE" not in client.capabilities():
+                self.unsupported = True
+                return
+            client.select_folder("INBOX", readonly=True)
+            while not self.stop_flag.is_set():
+                client.idle()
+                started = time.monotonic()
+                changed = False
+                while not self.stop_flag.is_set() and time.monotonic() - started < IDLE_RENEW:
+                    responses = client.idle_check(timeout=IDLE_POLL)
+                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
+                           for r in responses):
+                        changed = True
+                        break
+                client.idle_done()
+                if changed:
+                    self.wake.set()
+                    self.notify.set()
+        finally:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class Scheduler:
+    """Runs syncs of every mailbox with automatic loading on; `run()` blocks until `stop()`."""
+
+    def __init__(self, store: Store, secrets: SecretStore, options: SyncOptions | None = None,
+                 interval_minutes: float | None = None, idle: bool = True,
+                 on_summary: Callable[[SyncSummary], None] | None = None,
+                 on_event: Callable[[Event], None] | None = None, only: set[int] | None = None) -> None:
+        self.store, self.secrets = store, secrets
+        self.options = options or SyncOptions()
+        self._interval = interval_minutes
+        self.use_idle = idle
+        self.on_summary = on_summary or (lambda _s: None)
+        self.on_event = on_event
+        self._stop = threading.Event()
+        self._notify = threading.Event()
+        self._boxes: dict[int, _BoxState] = {}
+        self._only = only
+
+    def interval_seconds(self) -> float:
+        """The pause between automatic loads of one mailbox."""
+        minutes = self._interval if self._interval is not None else self.store.system.sync_interval_minutes()
+        return float(minutes) * 60.0
+
+    def stop(self) -> None:
+        """Ask the scheduler (and its IDLE threads) to finish; safe from a signal handler."""
+        self._stop.set()
+        self._notify.set()
+
+    def sync_now(self, mailbox_id: int) -> None:
+        """Load this mailbox at the next chance (the TUI's Sync now)."""
+        state = self._boxes.setdefault(mailbox_id, _BoxState())
+        state.next_due = 0.0
+        self._notify.set()
+
+    def run(self) -> None:
+        """Sync due mailboxes until stopped."""
+        try:
+            while not self._stop.is_set():
+                self._notify.clear()
+                wait = self._tick()
+                self._notify.wait(max(0.05, min(wait, 5.0)))
+        finally:
+            self._stop.set()
+            for state in self._boxes.values():
+                if state.idle is not None:
+                    state.idle.join(IDLE_POLL * 3 + 1)
+
+    def _tick(self) -> float:
+        now = time.monotonic()
+        soonest = 5.0
+        for box in self.store.mailboxes.all_for_sync():
+            if self._stop.is_set():
+                break
+            if self._only is not None and box.id not in self._only:
+                continue
+            state = self._boxes.setdefault(box.id, _BoxState())
+            if not box.auto_load:
+                continue
+            if box.status == NEEDS_ATTENTION:
+                digest = self._secret_digest(box)
+                if state.failed_secret is None:
+                    state.failed_secret = digest  # refused before we started: the stored one failed
+                if state.failed_secret == digest:
+                    continue  # no retry loop against a refused password: wait until it is changed
+                state.failed_secret = None
+            self._ensure_idle(box, state)
+            if state.wake.is_set() or now >= state.next_due:
+                state.wake.clear()
+                self._sync(box, state)
+                now = time.monotonic()
+            soonest = min(soonest, max(0.0, state.next_due - now))
+        return soonest
+
+    def _sync(self, box: Mailbox, state: _BoxState) -> None:
+        summary = self.store.sync.run(box, self.secrets, self.on_event, self.options)
+        interval = self.interval_seconds()
+        if summary.ok or summary.error_kind == "busy":
+            state.failures = 0
+            state.next_due = time.monotonic() + interval
+        elif summary.error_kind == "auth":
+            state.failed_secret = self._secret_digest(box)
+            state.next_due = time.monotonic() + interval
+        else:
+            state.failures += 1
+            state.next_due = time.monotonic() + min(interval, BACKOFF_START * 2 ** (state.failures - 1))
+        self.on_summary(summary)
+
+    def _secret_digest(self, box: Mailbox) -> str:
+        try:
+            secret = self.store.mailboxes.credentials(box, self.secrets)
+            return hashlib.sha256(secret.reveal().encode()).hexdigest()
+        except Exception:  # noqa: BLE001 - no password at all is "unchanged" until one is stored
+            return ""
+
+    def _ensure_idle(self, box: Mailbox, state: _BoxState) -> None:
+        if not self.use_idle or (state.idle is not None and (state.idle.is_alive() or state.idle.unsupported)):
+            return
+        state.idle = _IdleWatcher(self.store, box, self.secrets, state.wake, self._notify, self._stop)
+        state.idle.start()
+
+
+def describe(summary: SyncSummary) -> dict[str, Any]:
+    """One line of a sync summary for tables."""
+    return {
+        "mailbox": summary.email,
+        "ok": summary.ok,
+        "new": summary.new,
+        "bodies": summary.bodies,
+        "flags": summary.flags_changed,
+        "expunged": summary.expunged,
+        "seconds": summary.seconds,
+        "error": summary.error,
+    }

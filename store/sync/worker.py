@@ -1,0 +1,154 @@
+"""A body-phase helper process: its own IMAP connection and database connection, fed windows of UIDs.
+
+The parent sends small jobs (folder, UIDVALIDITY, message ids and UIDs) over a pipe and gets counts back;
+the message bytes never cross the pipe. Started as `python -m store.sync.worker`, it imports only what it
+needs (no SQLAlchemy, no UI), so it stays small. It exits when its input closes, e.g. when the parent dies.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import sqlite3
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+_LEN = struct.Struct("!I")
+
+
+def send(stream: BinaryIO, obj: object) -> None:
+    """Write one length-prefixed pickled message."""
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LEN.pack(len(data)) + data)
+    stream.flush()
+
+
+def recv(stream: BinaryIO) -> Any:
+    """Read one message, or None at end of input."""
+    head = stream.read(_LEN.size)
+    if len(head) < _LEN.size:
+        return None
+    (size,) = _LEN.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+class LaneError(ConnectionError):
+    """The helper process failed a window; the sync retries as after any network error."""
+
+
+class WorkerLane:
+    """The parent's handle on one helper process."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "store.sync.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, cwd=root)
+        self.pending = 0
+        send(self.proc.stdin, config)
+
+    def submit(self, job: tuple) -> None:
+        """Queue one window: ('bodies', folder, uidvalidity, [(message_id, uid), ...])."""
+        send(self.proc.stdin, job)
+        self.pending += 1
+
+    def ready(self) -> bool:
+        """Whether a result can be read without waiting."""
+        return bool(select.select([self.proc.stdout], [], [], 0)[0])
+
+    def result(self) -> tuple[int, int]:
+        """Wait for the next finished window: (messages stored, bytes fetched)."""
+        reply = recv(self.proc.stdout)
+        self.pending -= 1
+        if reply is None:
+            raise LaneError("the body helper process ended unexpectedly")
+        if reply[0] == "error":
+            if reply[1]:
+                raise LaneError(reply[2])
+            raise RuntimeError(reply[2])
+        return reply[1], reply[2]
+
+    def close(self) -> None:
+        """Stop the helper (it finishes nothing further) and reap it."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+class _Secret:
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+
+def _connect_db(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 15000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def main() -> None:
+    """Serve windows until the parent closes the pipe."""
+    from store.net import Endpoint, imap_login
+    from store.sync import writer
+    from store.sync.engine import _is_transient
+    from store.sync.imap import Session, uid_set
+    from store.sync.parse import process_batch
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    cfg = recv(inp)
+    if cfg is None:
+        return
+    conn = _connect_db(cfg["db"])
+    session: Session | None = None
+    while True:
+        job = recv(inp)
+        if job is None:
+            break
+        _, folder, uidvalidity, items = job
+        try:
+            if session is None:
+                client = imap_login(Endpoint(**cfg["endpoint"]), cfg["login"], _Secret(cfg["password"]),
+                                    timeout=cfg["timeout"])
+                session = Session(client, cfg["condstore"], cfg["qresync"])
+            if session.selected != folder:
+                if session.select(folder).uidvalidity != uidvalidity:
+                    send(out, ("done", 0, 0))
+                    continue
+            uids = {uid: mid for mid, uid in items}
+            raws = session.fetch_bodies(uid_set(uids))
+            parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
+            writer.store_bodies(conn, parsed)
+            send(out, ("done", len(parsed), sum(len(r) for r in raws.values())))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+            send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
+            if session is not None:
+                session.close()
+                session = None
+    if session is not None:
+        session.close()
+    conn.close()
+
+
+if __name__ == "__main__":
+    main()
