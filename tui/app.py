@@ -167,8 +167,9 @@ class MailroomApp(App[None]):
 
     def open_new_account(self) -> None:
         """Start the wizard that connects a mailbox."""
-        # TODO(issue-3): push the new-account wizard; this placeholder only explains its absence.
-        self.notify("Connecting a new account is not available in this build.", title="New account")
+        from screens.wizard import start_new_account_wizard
+
+        start_new_account_wizard(self)
 
     def open_mailbox_settings(self, mailbox_id: int) -> None:
         """Open the settings page of mailbox *mailbox_id*."""
