@@ -179,7 +179,7 @@ def _stream_large(run: Run, job: writer.BodyJob) -> None:
             (plain if ctype == "text/plain" else html).append(text)
         else:
             if encoding == "base64":
-                size = size * 3 // 4
+                size = size * 57 // 78  # decoded size, assuming the usual 76-character lines
             attachments.append(Attachment(section, filename, ctype, size, cid,
                                           disposition == "inline" or (not filename and bool(cid))))
     text = "\n\n".join(plain) if plain else html_to_text("\n".join(html), problems) if html else ""
