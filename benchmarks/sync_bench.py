@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sync benchmark: Mailroom against mbsync (Debian isync) on the test harness's Dovecot, same corpus, same run.
+"""Sync benchmark: Mailroom against mbsync (Debian isync) on the harness's Dovecot, same corpus, same run.
 
     .venv/bin/python benchmarks/sync_bench.py                 # 10,000 messages (~629 MB) in 14 folders
     .venv/bin/python benchmarks/sync_bench.py --messages 50000 --skip-mbsync   # the memory check
@@ -105,13 +105,37 @@ def child(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         summary = store.sync.run(box, secrets, progress)
         total = time.perf_counter() - started
-    print(json.dumps({"seconds": total, "envelopes": marks.get("envelopes", total), "rss_kb": rss.peak_kb,
-                      "own_rss_kb": rss.own_peak_kb, "summary": summary.as_dict()}))
+    print(
+        json.dumps(
+            {
+                "seconds": total,
+                "envelopes": marks.get("envelopes", total),
+                "rss_kb": rss.peak_kb,
+                "own_rss_kb": rss.own_peak_kb,
+                "summary": summary.as_dict(),
+            }
+        )
+    )
 
 
 def run_child(step: str, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", step, "--db", env["db"], "--data-dir",
-                          env["data"], "--config-dir", env["config"]], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            step,
+            "--db",
+            env["db"],
+            "--data-dir",
+            env["data"],
+            "--config-dir",
+            env["config"],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if out.returncode != 0:
         raise SystemExit(f"child {step} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -162,19 +186,36 @@ def prepare_store(work: Path, account) -> dict[str, str]:  # noqa: ANN001
     from store.service import open_store
 
     xdg_data, xdg_config = work / "xdg-data", work / "xdg-config"
-    env = {"db": str(work / "mailroom.db"), "data": str(xdg_data / "mailroom"),
-           "config": str(xdg_config / "mailroom"), "xdg_data": str(xdg_data), "xdg_config": str(xdg_config)}
+    env = {
+        "db": str(work / "mailroom.db"),
+        "data": str(xdg_data / "mailroom"),
+        "config": str(xdg_config / "mailroom"),
+        "xdg_data": str(xdg_data),
+        "xdg_config": str(xdg_config),
+    }
     store = open_store(Path(env["db"]))
     secrets = open_secret_store("file", data_dir=Path(env["data"]), config_dir=Path(env["config"]))
     admin = store.identity.actor("bench")
-    provider = store.providers.add(admin, ProviderDraft.parse(
-        name="Bench", imap_host="127.0.0.1", imap_port=account.imaps_port, imap_tls="ssl",
-        smtp_host="127.0.0.1", smtp_port=account.smtps_port, smtp_tls="ssl", ca_file=str(account.ca_file)))
-    box = store.mailboxes.create(admin, account.email, provider.id, account.email, Secret(account.password),
-                                 secrets)
+    provider = store.providers.add(
+        admin,
+        ProviderDraft.parse(
+            name="Bench",
+            imap_host="127.0.0.1",
+            imap_port=account.imaps_port,
+            imap_tls="ssl",
+            smtp_host="127.0.0.1",
+            smtp_port=account.smtps_port,
+            smtp_tls="ssl",
+            ca_file=str(account.ca_file),
+        ),
+    )
+    box = store.mailboxes.create(
+        admin, account.email, provider.id, account.email, Secret(account.password), secrets
+    )
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE mailboxes SET folder_scope = 'all', load_period = 'all' WHERE id = ?",
-                             (box.id,))
+        conn.exec_driver_sql(
+            "UPDATE mailboxes SET folder_scope = 'all', load_period = 'all' WHERE id = ?", (box.id,)
+        )
     store.close()
     return env
 
@@ -187,8 +228,14 @@ def change_mail(account, seed: int) -> None:  # noqa: ANN001
     client = account.imap()
     try:
         names = [n for fl, _, n in client.list_folders() if b"\\Noselect" not in fl]
-        new = list(corpus.generate(count=100, avg_size=63000, seed=seed + 1000, start=__import__("datetime")
-                                   .datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc)))
+        new = list(
+            corpus.generate(
+                count=100,
+                avg_size=63000,
+                seed=seed + 1000,
+                start=__import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc),
+            )
+        )
         for msg in new:
             client.append(msg.folder if msg.folder in names else "INBOX", msg.wire, msg.imap_flags)
         changed = 0
@@ -213,7 +260,9 @@ def row(name: str, seconds: float, msgs: int, mbytes: float, rss_kb: int, ref: f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--avg-size", type=int, default=63_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -241,8 +290,11 @@ def main() -> None:
         account = _new_account(info)
         stats = account.fill(args.messages, args.avg_size, args.seed)
         mb = stats.total_bytes / 1e6
-        print(f"corpus: {stats.total_messages} messages, {mb:.0f} MB in {len(stats.folders)} folders "
-              f"(written in {stats.seconds:.1f} s)", flush=True)
+        print(
+            f"corpus: {stats.total_messages} messages, {mb:.0f} MB in {len(stats.folders)} folders "
+            f"(written in {stats.seconds:.1f} s)",
+            flush=True,
+        )
         t = time.perf_counter()
         client = account.imap(timeout=600)
         corpus.warm(client, fetch=True)
@@ -265,22 +317,47 @@ def main() -> None:
             print("\n".join(lines[-2:]), flush=True)
         env = prepare_store(work, account)
         first = run_child("first", env)
-        lines.append(row("mailroom: envelopes of all visible", first["envelopes"], n, 0, first["rss_kb"],
-                         ref_first))
-        lines.append(row("mailroom: first full load (bodies stored)", first["seconds"], n, mb, first["rss_kb"],
-                         ref_first))
+        lines.append(
+            row("mailroom: envelopes of all visible", first["envelopes"], n, 0, first["rss_kb"], ref_first)
+        )
+        lines.append(
+            row(
+                "mailroom: first full load (bodies stored)",
+                first["seconds"],
+                n,
+                mb,
+                first["rss_kb"],
+                ref_first,
+            )
+        )
         print("\n".join(lines[-2:]), flush=True)
         again = [run_child("resync", env) for _ in range(3)]
         best = min(again, key=lambda r: r["seconds"])
-        lines.append(row("mailroom: re-sync, no changes (in-process)", best["seconds"], n, 0, best["rss_kb"],
-                         ref_resync))
-        cli_env = {**os.environ, "MAILROOM_DB": env["db"], "XDG_DATA_HOME": env["xdg_data"],
-                   "XDG_CONFIG_HOME": env["xdg_config"], "MAILROOM_CONFIG": str(work / "none.toml"),
-                   "MAILROOM_SECRETS__BACKEND": "file"}
+        lines.append(
+            row(
+                "mailroom: re-sync, no changes (in-process)",
+                best["seconds"],
+                n,
+                0,
+                best["rss_kb"],
+                ref_resync,
+            )
+        )
+        cli_env = {
+            **os.environ,
+            "MAILROOM_DB": env["db"],
+            "XDG_DATA_HOME": env["xdg_data"],
+            "XDG_CONFIG_HOME": env["xdg_config"],
+            "MAILROOM_CONFIG": str(work / "none.toml"),
+            "MAILROOM_SECRETS__BACKEND": "file",
+        }
         cli_env.pop("PYTHONDONTWRITEBYTECODE", None)
         mailroom = str(Path(sys.executable).with_name("mailroom"))
-        cmd = [mailroom, "sync", "--once", "--json"] if os.path.exists(mailroom) else \
-            [sys.executable, "-m", "tui.cli", "sync", "--once", "--json"]
+        cmd = (
+            [mailroom, "sync", "--once", "--json"]
+            if os.path.exists(mailroom)
+            else [sys.executable, "-m", "tui.cli", "sync", "--once", "--json"]
+        )
         runs = [timed_process(cmd, cli_env) for _ in range(4)][1:]
         sec, rss, _ = min(runs)
         lines.append(row("mailroom: `mailroom sync --once`, no changes", sec, n, 0, rss, ref_resync))
@@ -288,11 +365,21 @@ def main() -> None:
         change_mail(account, args.seed)
         changed = run_child("changes", env)
         s = changed["summary"]
-        lines.append(row(f"mailroom: {s['new']} new + {s['flags_changed']} flag changes", changed["seconds"],
-                         s["new"], s["bytes"] / 1e6, changed["rss_kb"], None))
+        lines.append(
+            row(
+                f"mailroom: {s['new']} new + {s['flags_changed']} flag changes",
+                changed["seconds"],
+                s["new"],
+                s["bytes"] / 1e6,
+                changed["rss_kb"],
+                None,
+            )
+        )
         print(lines[-1], flush=True)
         print()
-        print(f"corpus: {n} messages, {mb:.0f} MB, {len(stats.folders)} folders; machine: {os.cpu_count()} cores")
+        print(
+            f"corpus: {n} messages, {mb:.0f} MB, {len(stats.folders)} folders; {os.cpu_count()} cores"
+        )
         print("\n".join(lines))
     finally:
         stop_servers(info)

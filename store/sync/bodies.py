@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 TEXT_SECTION_LIMIT = 2 << 20  # text parts of a large message above this stay only in the raw copy
 
 
-def _windows(jobs: Sequence[writer.BodyJob], max_bytes: int, max_count: int) -> Iterator[list[writer.BodyJob]]:
+def _windows(
+    jobs: Sequence[writer.BodyJob], max_bytes: int, max_count: int
+) -> Iterator[list[writer.BodyJob]]:
     window: list[writer.BodyJob] = []
     size = 0
     for job in jobs:
@@ -47,8 +49,12 @@ def _lane_config(run: Run) -> dict[str, Any]:
     provider = store.providers.get(run.mailbox.provider_id)
     return {
         "db": str(store.path),
-        "endpoint": {"host": provider.imap_host, "port": provider.imap_port, "tls": provider.imap_tls,
-                     "ca_file": provider.ca_file},
+        "endpoint": {
+            "host": provider.imap_host,
+            "port": provider.imap_port,
+            "tls": provider.imap_tls,
+            "ca_file": provider.ca_file,
+        },
         "login": run.mailbox.login,
         "password": run.secret.reveal(),
         "timeout": run.options.timeout,
@@ -74,8 +80,11 @@ def load_bodies(run: Run) -> None:
     rows = {fid: r for fid, r in rows.items() if not r.gone and r.uidvalidity is not None}
     small = [j for j in jobs if j.folder_id in rows and j.size <= opts.large_message]
     large = [j for j in jobs if j.folder_id in rows and j.size > opts.large_message]
-    windows = [w for _, group in groupby(small, key=lambda j: j.folder_id)
-               for w in _windows(list(group), opts.body_window_bytes, opts.body_window_count)]
+    windows = [
+        w
+        for _, group in groupby(small, key=lambda j: j.folder_id)
+        for w in _windows(list(group), opts.body_window_bytes, opts.body_window_count)
+    ]
     total_bytes = sum(j.size for j in small)
     helpers = opts.workers if opts.workers is not None else (1 if total_bytes >= opts.pool_threshold else 0)
     lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
@@ -99,7 +108,9 @@ def load_bodies(run: Run) -> None:
                 while queue and lane.pending < 2:
                     window = queue.pop()
                     row = rows[window[0].folder_id]
-                    lane.submit(("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in window]))
+                    lane.submit(
+                        ("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in window])
+                    )
                     sent[i].append(window)
             if queue and opts.main_lane or (queue and not lanes):
                 window = queue.pop()
@@ -121,7 +132,7 @@ def load_bodies(run: Run) -> None:
 
 
 def _select(run: Run, row: writer.FolderRow) -> bool:
-    """Select the folder unless it already is; False when its UIDVALIDITY changed (the next sync resets it)."""
+    """Select the folder unless it is; False when its UIDVALIDITY changed (the next sync resets it)."""
     if run.session.selected == row.name and run.selected_validity == row.uidvalidity:
         return True
     sel = run.session.select(row.name)
@@ -180,8 +191,16 @@ def _stream_large(run: Run, job: writer.BodyJob) -> None:
         else:
             if encoding == "base64":
                 size = size * 57 // 78  # decoded size, assuming the usual 76-character lines
-            attachments.append(Attachment(section, filename, ctype, size, cid,
-                                          disposition == "inline" or (not filename and bool(cid))))
+            attachments.append(
+                Attachment(
+                    section,
+                    filename,
+                    ctype,
+                    size,
+                    cid,
+                    disposition == "inline" or (not filename and bool(cid)),
+                )
+            )
     text = "\n\n".join(plain) if plain else html_to_text("\n".join(html), problems) if html else ""
     text = text.replace("\r\n", "\n")[:TEXT_LIMIT]
     parsed = Parsed(job.message_id, text, tuple(attachments), "; ".join(problems), ())

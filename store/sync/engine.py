@@ -104,8 +104,17 @@ def _is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, NetError):
         return exc.kind in ("dns", "refused", "timeout", "network")
-    return isinstance(exc, imaplib.IMAP4.abort | IMAPClientAbortError | socket.timeout | ConnectionError
-                      | ssl.SSLError | TimeoutError | EOFError | OSError)
+    return isinstance(
+        exc,
+        imaplib.IMAP4.abort
+        | IMAPClientAbortError
+        | socket.timeout
+        | ConnectionError
+        | ssl.SSLError
+        | TimeoutError
+        | EOFError
+        | OSError,
+    )
 
 
 class SyncService:
@@ -114,8 +123,13 @@ class SyncService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def run(self, mailbox: Mailbox, secrets: SecretStore, progress: Progress | None = None,
-            options: SyncOptions | None = None) -> SyncSummary:
+    def run(
+        self,
+        mailbox: Mailbox,
+        secrets: SecretStore,
+        progress: Progress | None = None,
+        options: SyncOptions | None = None,
+    ) -> SyncSummary:
         """Sync one mailbox now and return what was done; errors are reported in the summary, not raised."""
         progress = progress or ignore
         options = options or SyncOptions()
@@ -140,8 +154,14 @@ class SyncService:
             pass
         return summary
 
-    def _run_with_retries(self, box: Mailbox, secrets: SecretStore, progress: Progress, options: SyncOptions,
-                          summary: SyncSummary) -> None:
+    def _run_with_retries(
+        self,
+        box: Mailbox,
+        secrets: SecretStore,
+        progress: Progress,
+        options: SyncOptions,
+        summary: SyncSummary,
+    ) -> None:
         from store.net import NetError
 
         try:
@@ -168,7 +188,9 @@ class SyncService:
                 text = f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
             if not _is_transient(error) or attempt >= len(options.retry_delays):
                 summary.ok, summary.error = False, text
-                summary.error_kind = "network" if _is_transient(error) or isinstance(error, NetError) else "other"
+                summary.error_kind = (
+                    "network" if _is_transient(error) or isinstance(error, NetError) else "other"
+                )
                 return
             delay = options.retry_delays[attempt]
             attempt += 1
@@ -182,8 +204,9 @@ class SyncService:
         self._store.mailboxes.set_status(box.id, NEEDS_ATTENTION, reason)
         summary.ok, summary.error, summary.error_kind = False, reason, "auth"
 
-    def _attempt(self, box: Mailbox, secret: Any, progress: Progress, options: SyncOptions,
-                 summary: SyncSummary) -> None:
+    def _attempt(
+        self, box: Mailbox, secret: Any, progress: Progress, options: SyncOptions, summary: SyncSummary
+    ) -> None:
         from store.net import Endpoint, imap_login
         from store.sync import bodies, folders
         from store.sync.imap import Session
@@ -195,9 +218,18 @@ class SyncService:
         try:
             conn = fairy.driver_connection
             today = options.today or self._store.clock().date()
-            run = Run(box, conn, session, options, summary, progress,
-                      folders.since_date(box.load_period, today), self._store.clock().isoformat(" "),
-                      self._store, secret)
+            run = Run(
+                box,
+                conn,
+                session,
+                options,
+                summary,
+                progress,
+                folders.since_date(box.load_period, today),
+                self._store.clock().isoformat(" "),
+                self._store,
+                secret,
+            )
             run.pending_folders = writer.folders_with_pending_flags(conn, box.id)
             t0 = time.perf_counter()
             removed_before = summary.expunged + len(summary.folder_changes)

@@ -31,8 +31,9 @@ def in_scope(box_scope: str, selected: tuple[str, ...], folder: RemoteFolder) ->
     if box_scope == "all":
         return True
     if box_scope == "selected":
-        return folder.name in selected or (folder.name.upper() == "INBOX" and "INBOX" in
-                                           {s.upper() for s in selected})
+        return folder.name in selected or (
+            folder.name.upper() == "INBOX" and "INBOX" in {s.upper() for s in selected}
+        )
     return folder.name.upper() == "INBOX"
 
 
@@ -55,7 +56,7 @@ class Planned:
 
 
 def plan(run: Run) -> list[Planned]:
-    """Match the server's folders to the stored ones: follow renames, drop deleted and out-of-scope folders."""
+    """Match the server's folders to the stored ones: follow renames, drop deleted and out-of-scope ones."""
     s, conn, box = run.session, run.conn, run.mailbox
     remote, statuses = s.folders_with_status()
     remote_names = {f.name for f in remote}
@@ -87,12 +88,15 @@ def plan(run: Run) -> list[Planned]:
     return out
 
 
-def _renamed_to(run: Run, row: writer.FolderRow, fresh: list[RemoteFolder],
-                statuses: dict[str, FolderStatus]) -> RemoteFolder | None:
+def _renamed_to(
+    run: Run, row: writer.FolderRow, fresh: list[RemoteFolder], statuses: dict[str, FolderStatus]
+) -> RemoteFolder | None:
     """The new folder that is *row* under another name: same UIDVALIDITY and the same messages at its UIDs."""
     sample = run.conn.execute(
         "SELECT l.uid, m.dedupe_key FROM message_locations l JOIN messages m ON m.id = l.message_id "
-        "WHERE l.folder_id = ? ORDER BY l.uid DESC LIMIT ?", (row.id, RENAME_SAMPLE)).fetchall()
+        "WHERE l.folder_id = ? ORDER BY l.uid DESC LIMIT ?",
+        (row.id, RENAME_SAMPLE),
+    ).fetchall()
     if not sample:
         return None
     for f in fresh:
@@ -101,8 +105,11 @@ def _renamed_to(run: Run, row: writer.FolderRow, fresh: list[RemoteFolder],
             continue
         run.session.select(f.name)
         data = run.session.fetch_headers(uid_set(uid for uid, _ in sample))
-        found = {uid: parse_envelope(d[b"BODY[HEADER]"], d[b"RFC822.SIZE"], None).dedupe_key
-                 for uid, d in data.items() if b"BODY[HEADER]" in d}
+        found = {
+            uid: parse_envelope(d[b"BODY[HEADER]"], d[b"RFC822.SIZE"], None).dedupe_key
+            for uid, d in data.items()
+            if b"BODY[HEADER]" in d
+        }
         if all(found.get(uid) == key for uid, key in sample):
             return f
     return None
@@ -122,9 +129,16 @@ def sync_folder(run: Run, p: Planned) -> None:
     first_done = row.lowest_uid_loaded is not None
     extend = first_done and not covers(row.since_loaded, since_text)
     pending = row.id in run.pending_folders
-    if (first_done and not extend and not pending and s.condstore and st.highestmodseq is not None
-            and row.uidvalidity == st.uidvalidity and row.uidnext == st.uidnext
-            and row.highestmodseq == st.highestmodseq):
+    if (
+        first_done
+        and not extend
+        and not pending
+        and s.condstore
+        and st.highestmodseq is not None
+        and row.uidvalidity == st.uidvalidity
+        and row.uidnext == st.uidnext
+        and row.highestmodseq == st.highestmodseq
+    ):
         run.summary.folders_skipped += 1
         return
     sel = s.select(p.remote.name, writable=pending)
@@ -152,8 +166,13 @@ def sync_folder(run: Run, p: Planned) -> None:
         older = [u for u in s.search_uids(1, row.highest_uid, since) if u not in have]
         _load_headers(run, row, p.remote.name, _uid_windows(older, opts.header_window), sel, {}, None)
     writer.update_folder(
-        conn, row.id, uidvalidity=sel.uidvalidity, uidnext=sel.uidnext, highestmodseq=sel.highestmodseq,
-        highest_uid=max(row.highest_uid, hi), lowest_uid_loaded=row.lowest_uid_loaded or 1,
+        conn,
+        row.id,
+        uidvalidity=sel.uidvalidity,
+        uidnext=sel.uidnext,
+        highestmodseq=sel.highestmodseq,
+        highest_uid=max(row.highest_uid, hi),
+        lowest_uid_loaded=row.lowest_uid_loaded or 1,
         since_loaded=since_text if not first_done or extend else row.since_loaded,
         last_sync_at=run.now_text(),
     )
@@ -171,8 +190,15 @@ def _uid_windows(uids: list[int], size: int) -> Iterator[tuple[str, int]]:
         yield uid_set(part), part[-1]
 
 
-def _load_headers(run: Run, row: writer.FolderRow, name: str, windows: Iterator[tuple[str, int]],
-                  sel: FolderStatus, first: dict, hi: int | None) -> None:
+def _load_headers(
+    run: Run,
+    row: writer.FolderRow,
+    name: str,
+    windows: Iterator[tuple[str, int]],
+    sel: FolderStatus,
+    first: dict,
+    hi: int | None,
+) -> None:
     """Fetch envelopes window by window; each window commits with the folder's new highest UID."""
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0
@@ -185,7 +211,9 @@ def _load_headers(run: Run, row: writer.FolderRow, name: str, windows: Iterator[
             if header is None:
                 continue
             date_value = d.get(b"INTERNALDATE")
-            env = parse_envelope(header, int(d.get(b"RFC822.SIZE", 0)), lambda v=date_value: internal_timestamp(v))
+            env = parse_envelope(
+                header, int(d.get(b"RFC822.SIZE", 0)), lambda v=date_value: internal_timestamp(v)
+            )
             rows.append(writer.HeaderRow(uid, _flags(d), _modseq(d), int(d.get(b"RFC822.SIZE", 0)), env))
         progress = {"uidvalidity": sel.uidvalidity, **first}
         if hi is not None:
@@ -208,7 +236,7 @@ def _modseq(d: dict) -> int | None:
 
 
 def _known_changes(run: Run, row: writer.FolderRow, sel: FolderStatus) -> None:
-    """Flag changes and expunges among stored messages: CONDSTORE/QRESYNC when offered, else a full compare."""
+    """Flag changes and expunges of stored messages: CONDSTORE/QRESYNC when offered, else a full compare."""
     s, conn = run.session, run.conn
     flags: list[tuple[str, int | None, int]] = []
     expunged: list[int] = []

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 HEADER_ITEMS = ["UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "BODY.PEEK[HEADER]"]
 SEARCH_WINDOW = 50_000  # UIDs per windowed UID SEARCH: its one response line stays far below 1 MB
-_SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "MODSEQ", "BODY.PEEK[HEADER]",
-                           "BODY.PEEK[]"})
+_SIMPLE_ITEMS = frozenset(
+    {"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "MODSEQ", "BODY.PEEK[HEADER]", "BODY.PEEK[]"}
+)
 _UID = re.compile(rb"\bUID (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -191,7 +192,9 @@ class Session:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def fetch(self, uids: str, items: Sequence[str], modifiers: Sequence[str] = ()) -> dict[int, dict[bytes, Any]]:
+    def fetch(
+        self, uids: str, items: Sequence[str], modifiers: Sequence[str] = ()
+    ) -> dict[int, dict[bytes, Any]]:
         """UID FETCH over a UID set given as text (imapclient's fetch only takes lists of numbers)."""
         from imapclient.response_parser import parse_fetch_response
 

@@ -1,4 +1,4 @@
-"""Reading stored mail: lists newest first, one message with its text, raw bytes and thread; local flag edits."""
+"""Reading stored mail: lists newest first, one message with text, raw bytes and thread; local flag edits."""
 
 from __future__ import annotations
 
@@ -107,8 +107,15 @@ _ROW = (
 
 
 def _row(r) -> MessageRow:  # noqa: ANN001 - a SQLAlchemy row mapping
-    return MessageRow(**{**r, "sent_at": _ts(r["sent_at"]), "flags": tuple(r["flags"].split()),
-                         "has_attachments": bool(r["has_attachments"]), "body_loaded": bool(r["body_loaded"])})
+    return MessageRow(
+        **{
+            **r,
+            "sent_at": _ts(r["sent_at"]),
+            "flags": tuple(r["flags"].split()),
+            "has_attachments": bool(r["has_attachments"]),
+            "body_loaded": bool(r["body_loaded"]),
+        }
+    )
 
 
 class Messages:
@@ -146,45 +153,82 @@ class Messages:
             where = self._where(conn, actor, mailbox_id, folder)
             if before is not None:
                 ts, loc = int(before[0].timestamp()), before[1]
-                where = and_(where, or_(message_locations.c.sent_at < ts,
-                                        and_(message_locations.c.sent_at == ts, message_locations.c.id < loc)))
-            q = (_ROW.where(where)
-                 .order_by(message_locations.c.sent_at.desc(), message_locations.c.id.desc())
-                 .limit(limit).offset(offset))
+                where = and_(
+                    where,
+                    or_(
+                        message_locations.c.sent_at < ts,
+                        and_(message_locations.c.sent_at == ts, message_locations.c.id < loc),
+                    ),
+                )
+            q = (
+                _ROW.where(where)
+                .order_by(message_locations.c.sent_at.desc(), message_locations.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
             return [_row(r) for r in conn.execute(q).mappings()]
 
     def count(self, actor: Actor, mailbox_id: int | None = None, folder: str | None = None) -> int:
         """How many rows `list` would return without a limit."""
         with db.read(self._engine) as conn:
             where = self._where(conn, actor, mailbox_id, folder)
-            q = (select(func.count()).select_from(message_locations)
-                 .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id).where(where))
+            q = (
+                select(func.count())
+                .select_from(message_locations)
+                .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id)
+                .where(where)
+            )
             return int(conn.execute(q).scalar_one())
 
     def get(self, actor: Actor, message_id: int) -> MessageDetail:
         """One message the user may see (any other id is reported as not found)."""
         with db.read(self._engine) as conn:
             ids = self._visible(conn, actor)
-            locs = [_row(r) for r in conn.execute(
-                _ROW.where(and_(messages.c.id == message_id, message_locations.c.mailbox_id.in_(sorted(ids))))
-                .order_by(mailboxes.c.email, sync_folders.c.name)).mappings()]
+            locs = [
+                _row(r)
+                for r in conn.execute(
+                    _ROW.where(
+                        and_(messages.c.id == message_id, message_locations.c.mailbox_id.in_(sorted(ids)))
+                    ).order_by(mailboxes.c.email, sync_folders.c.name)
+                ).mappings()
+            ]
             if not locs:
                 raise NotFound(f"No message {message_id}.")
             m = conn.execute(select(messages).where(messages.c.id == message_id)).mappings().one()
-            addrs = conn.execute(select(message_addresses).where(message_addresses.c.message_id == message_id)
-                                 ).mappings().all()
-            atts = conn.execute(select(message_attachments).where(message_attachments.c.message_id == message_id)
-                                .order_by(message_attachments.c.id)).mappings().all()
+            addrs = (
+                conn.execute(select(message_addresses).where(message_addresses.c.message_id == message_id))
+                .mappings()
+                .all()
+            )
+            atts = (
+                conn.execute(
+                    select(message_attachments)
+                    .where(message_attachments.c.message_id == message_id)
+                    .order_by(message_attachments.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return MessageDetail(
-            id=m["id"], header_message_id=m["header_message_id"], in_reply_to=m["in_reply_to"],
-            references=tuple(m["reference_ids"].split()), subject=m["subject"], sent_at=_ts(m["sent_at"]),
-            from_address=m["from_address"], from_name=m["from_name"],
+            id=m["id"],
+            header_message_id=m["header_message_id"],
+            in_reply_to=m["in_reply_to"],
+            references=tuple(m["reference_ids"].split()),
+            subject=m["subject"],
+            sent_at=_ts(m["sent_at"]),
+            from_address=m["from_address"],
+            from_name=m["from_name"],
             to=tuple((a["address"], a["name"]) for a in addrs if a["kind"] == "to"),
             cc=tuple((a["address"], a["name"]) for a in addrs if a["kind"] == "cc"),
-            size=m["size"], body_loaded=bool(m["body_loaded"]), body_text=m["body_text"],
-            attachments=tuple(AttachmentInfo(a["part"], a["filename"], a["content_type"], a["size"],
-                                             bool(a["inline"])) for a in atts),
-            problems=m["problems"], locations=tuple(locs),
+            size=m["size"],
+            body_loaded=bool(m["body_loaded"]),
+            body_text=m["body_text"],
+            attachments=tuple(
+                AttachmentInfo(a["part"], a["filename"], a["content_type"], a["size"], bool(a["inline"]))
+                for a in atts
+            ),
+            problems=m["problems"],
+            locations=tuple(locs),
         )
 
     def raw(self, actor: Actor, message_id: int) -> bytes:
@@ -193,8 +237,11 @@ class Messages:
 
         self.get(actor, message_id)
         with db.read(self._engine) as conn:
-            rows = conn.execute(select(message_raw.c.codec, message_raw.c.data)
-                                .where(message_raw.c.message_id == message_id).order_by(message_raw.c.seq))
+            rows = conn.execute(
+                select(message_raw.c.codec, message_raw.c.data)
+                .where(message_raw.c.message_id == message_id)
+                .order_by(message_raw.c.seq)
+            )
             return b"".join(decompress(codec, data) for codec, data in rows)
 
     def thread(self, actor: Actor, message_id: int) -> list[MessageRow]:
@@ -208,16 +255,22 @@ class Messages:
             for _ in range(10):  # a bounded walk: threads deeper than this are split
                 if not frontier:
                     break
-                q = select(messages.c.header_message_id, messages.c.in_reply_to, messages.c.reference_ids).where(
-                    or_(messages.c.header_message_id.in_(frontier), messages.c.in_reply_to.in_(frontier)))
+                q = select(
+                    messages.c.header_message_id, messages.c.in_reply_to, messages.c.reference_ids
+                ).where(or_(messages.c.header_message_id.in_(frontier), messages.c.in_reply_to.in_(frontier)))
                 found = set()
                 for mid, irt, refs in conn.execute(q):
                     found |= {mid, irt, *refs.split()}
                 frontier = found - known - {""}
                 known |= frontier
-            rows = conn.execute(_ROW.where(and_(messages.c.header_message_id.in_(known),
-                                                message_locations.c.mailbox_id.in_(sorted(ids))))
-                                .order_by(message_locations.c.sent_at)).mappings()
+            rows = conn.execute(
+                _ROW.where(
+                    and_(
+                        messages.c.header_message_id.in_(known),
+                        message_locations.c.mailbox_id.in_(sorted(ids)),
+                    )
+                ).order_by(message_locations.c.sent_at)
+            ).mappings()
             seen, out = set(), []
             for r in rows:
                 if r["message_id"] not in seen:
@@ -225,27 +278,46 @@ class Messages:
                     out.append(_row(r))
             return out
 
-    def set_flags(self, actor: Actor, location_id: int, add: tuple[str, ...] = (),
-                  remove: tuple[str, ...] = ()) -> MessageRow:
+    def set_flags(
+        self, actor: Actor, location_id: int, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> MessageRow:
         """Change flags locally at once; the next sync sends the change to the server."""
         from store.rights import mailbox_ids_with
 
         for flag in (*add, *remove):
-            if not flag or any(c in flag for c in ' ()"\r\n{%*]') or (flag.startswith("\\")
-                                                                         and flag not in SYSTEM_FLAGS):
+            if (
+                not flag
+                or any(c in flag for c in ' ()"\r\n{%*]')
+                or (flag.startswith("\\") and flag not in SYSTEM_FLAGS)
+            ):
                 raise Invalid({"flags": f"'{flag}' is not a flag that can be set"})
         with db.write(self._engine) as conn:
             ids = mailbox_ids_with(conn, actor, "panel")
-            r = conn.execute(select(message_locations).where(and_(
-                message_locations.c.id == location_id, message_locations.c.mailbox_id.in_(sorted(ids))))
-            ).mappings().first()
+            r = (
+                conn.execute(
+                    select(message_locations).where(
+                        and_(
+                            message_locations.c.id == location_id,
+                            message_locations.c.mailbox_id.in_(sorted(ids)),
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if r is None:
                 raise NotFound(f"No message location {location_id}.")
             flags = (set(r["flags"].split()) | set(add)) - set(remove)
             pend_add = (set(r["flags_add"].split()) | set(add)) - set(remove)
             pend_rem = (set(r["flags_remove"].split()) | set(remove)) - set(add)
-            conn.execute(update(message_locations).where(message_locations.c.id == location_id).values(
-                flags=" ".join(sorted(flags)), flags_add=" ".join(sorted(pend_add)),
-                flags_remove=" ".join(sorted(pend_rem))))
+            conn.execute(
+                update(message_locations)
+                .where(message_locations.c.id == location_id)
+                .values(
+                    flags=" ".join(sorted(flags)),
+                    flags_add=" ".join(sorted(pend_add)),
+                    flags_remove=" ".join(sorted(pend_rem)),
+                )
+            )
             row = conn.execute(_ROW.where(message_locations.c.id == location_id)).mappings().one()
         return _row(row)

@@ -23,8 +23,15 @@ ENVELOPE_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b
 _ID = re.compile(r"<([^<>\s]+)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "ks_c_5601-1987": "cp949", "x-sjis": "shift_jis",
-                    "unknown-8bit": "utf-8", "x-unknown": "utf-8", "cp-850": "cp850"}
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "x-sjis": "shift_jis",
+    "unknown-8bit": "utf-8",
+    "x-unknown": "utf-8",
+    "cp-850": "cp850",
+}
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,7 @@ def parse_date(value: str) -> int | None:
         if parsed is None:
             return None
         ts = mktime_tz(parsed)
-        return ts if -2**40 < ts < 2**40 else None
+        return ts if -(2**40) < ts < 2**40 else None
     except (ValueError, OverflowError, TypeError, IndexError):
         return None
 
@@ -230,7 +237,13 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
     references = " ".join(_ID.findall(text.get("references", "")))
     in_reply_to = normalize_id(text.get("in-reply-to", ""))
     body_size = max(0, size - len(header))
-    key_parts = [message_id, text.get("date", "").strip(), text.get("from", "").strip(), subject, str(body_size)]
+    key_parts = [
+        message_id,
+        text.get("date", "").strip(),
+        text.get("from", "").strip(),
+        subject,
+        str(body_size),
+    ]
     if not message_id:
         key_parts += [text.get("to", "").strip(), text.get("cc", "").strip()]
     digest = hashlib.sha256("\x00".join(key_parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -363,8 +376,9 @@ class _Walker:
 
     def walk(self, raw: bytes, path: str, depth: int = 0) -> None:
         header, content = split_header(raw)
-        fields = header_fields(header, (b"content-type", b"content-transfer-encoding", b"content-disposition",
-                                         b"content-id"))
+        fields = header_fields(
+            header, (b"content-type", b"content-transfer-encoding", b"content-disposition", b"content-id")
+        )
         ctype, params = content_params(to_text(fields.get(b"content-type", b"text/plain")))
         if "/" not in ctype:
             ctype = "text/plain"
@@ -401,7 +415,9 @@ class _Walker:
             filename = (decode_words(to_text(subject)).strip() or "message") + ".eml"
         cid = to_text(fields.get(b"content-id", b"")).strip().strip("<>")
         self.body.attachments.append(
-            Attachment(leaf, filename, ctype, size, cid, disposition == "inline" or (not filename and bool(cid)))
+            Attachment(
+                leaf, filename, ctype, size, cid, disposition == "inline" or (not filename and bool(cid))
+            )
         )
 
     def result(self) -> Body:
@@ -443,7 +459,7 @@ def _split_multipart(content: bytes, boundary: bytes, problems: list[str]) -> li
         end = nxt - 1
         if end > start and content[end - 1 : end] == b"\r":
             end -= 1
-        parts.append(content[start:max(start, end)])
+        parts.append(content[start : max(start, end)])
         pos = nxt
 
 
@@ -537,8 +553,9 @@ def process(item: tuple[int, bytes]) -> Parsed:
     """Parse and compress one message (the unit of work of the parsing pool)."""
     message_id, raw = item
     body = parse_body(raw)
-    return Parsed(message_id, body.text, tuple(body.attachments), "; ".join(body.problems),
-                  tuple(compress_chunks(raw)))
+    return Parsed(
+        message_id, body.text, tuple(body.attachments), "; ".join(body.problems), tuple(compress_chunks(raw))
+    )
 
 
 def process_batch(items: list[tuple[int, bytes]]) -> list[Parsed]:

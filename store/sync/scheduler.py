@@ -1,4 +1,4 @@
-"""The automatic loading of `mailroom sync`: every MailboxSyncInterval minutes, sooner when IDLE sees new mail.
+"""Automatic loading for `mailroom sync`: every MailboxSyncInterval minutes, sooner when IDLE sees new mail.
 
 One thread runs the syncs one mailbox at a time; one IDLE thread per mailbox watches its INBOX and only wakes
 the scheduler. `stop()` (called from SIGTERM/SIGINT handlers) ends both within about a second.
@@ -38,8 +38,15 @@ class _BoxState:
 class _IdleWatcher(threading.Thread):
     """Holds an IDLE on the mailbox's INBOX and sets *wake* when the server reports a change."""
 
-    def __init__(self, store: Store, box: Mailbox, secrets: SecretStore, wake: threading.Event,
-                 notify: threading.Event, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        store: Store,
+        box: Mailbox,
+        secrets: SecretStore,
+        wake: threading.Event,
+        notify: threading.Event,
+        stop: threading.Event,
+    ) -> None:
         super().__init__(name=f"idle-{box.email}", daemon=True)
         self.store, self.box, self.secrets = store, box, secrets
         self.wake, self.notify, self.stop_flag = wake, notify, stop
@@ -75,8 +82,10 @@ class _IdleWatcher(threading.Thread):
                 changed = False
                 while not self.stop_flag.is_set() and time.monotonic() - started < IDLE_RENEW:
                     responses = client.idle_check(timeout=IDLE_POLL)
-                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
-                           for r in responses):
+                    if any(
+                        len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
+                        for r in responses
+                    ):
                         changed = True
                         break
                 client.idle_done()
@@ -93,10 +102,17 @@ class _IdleWatcher(threading.Thread):
 class Scheduler:
     """Runs syncs of every mailbox with automatic loading on; `run()` blocks until `stop()`."""
 
-    def __init__(self, store: Store, secrets: SecretStore, options: SyncOptions | None = None,
-                 interval_minutes: float | None = None, idle: bool = True,
-                 on_summary: Callable[[SyncSummary], None] | None = None,
-                 on_event: Callable[[Event], None] | None = None, only: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretStore,
+        options: SyncOptions | None = None,
+        interval_minutes: float | None = None,
+        idle: bool = True,
+        on_summary: Callable[[SyncSummary], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        only: set[int] | None = None,
+    ) -> None:
         self.store, self.secrets = store, secrets
         self.options = options or SyncOptions()
         self._interval = interval_minutes
@@ -185,7 +201,9 @@ class Scheduler:
             return ""
 
     def _ensure_idle(self, box: Mailbox, state: _BoxState) -> None:
-        if not self.use_idle or (state.idle is not None and (state.idle.is_alive() or state.idle.unsupported)):
+        if not self.use_idle or (
+            state.idle is not None and (state.idle.is_alive() or state.idle.unsupported)
+        ):
             return
         state.idle = _IdleWatcher(self.store, box, self.secrets, state.wake, self._notify, self._stop)
         state.idle.start()

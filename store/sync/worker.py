@@ -48,9 +48,17 @@ class WorkerLane:
 
     def __init__(self, config: dict[str, Any]) -> None:
         root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "store.sync.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, cwd=root)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "store.sync.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=root,
+        )
         self.pending = 0
         send(self.proc.stdin, config)
 
@@ -128,8 +136,12 @@ def main() -> None:
         _, folder, uidvalidity, items = job
         try:
             if session is None:
-                client = imap_login(Endpoint(**cfg["endpoint"]), cfg["login"], _Secret(cfg["password"]),
-                                    timeout=cfg["timeout"])
+                client = imap_login(
+                    Endpoint(**cfg["endpoint"]),
+                    cfg["login"],
+                    _Secret(cfg["password"]),
+                    timeout=cfg["timeout"],
+                )
                 session = Session(client, cfg["condstore"], cfg["qresync"])
             if session.selected != folder:
                 if session.select(folder).uidvalidity != uidvalidity:

@@ -72,8 +72,10 @@ def _chunks(seq: Sequence, size: int = PARAMS) -> Iterator[Sequence]:
 
 # -- folders ---------------------------------------------------------------------------------------
 
-_FOLDER_COLS = "id, name, delimiter, uidvalidity, uidnext, highest_uid, highestmodseq, lowest_uid_loaded, " \
-               "since_loaded, gone"
+_FOLDER_COLS = (
+    "id, name, delimiter, uidvalidity, uidnext, highest_uid, highestmodseq, lowest_uid_loaded, "
+    "since_loaded, gone"
+)
 
 
 def folders(conn: sqlite3.Connection, mailbox_id: int) -> dict[str, FolderRow]:
@@ -92,7 +94,8 @@ def add_folder(conn: sqlite3.Connection, mailbox_id: int, name: str, delimiter: 
     """Create (or bring back a gone) folder row with no sync state."""
     with tx(conn):
         conn.execute(
-            "INSERT INTO sync_folders (mailbox_id, name, delimiter, highest_uid, gone) VALUES (?, ?, ?, 0, 0) "
+            "INSERT INTO sync_folders (mailbox_id, name, delimiter, highest_uid, gone) VALUES (?, ?, ?, 0, 0)"
+            " "
             "ON CONFLICT (mailbox_id, name) DO UPDATE SET gone = 0, delimiter = excluded.delimiter, "
             "uidvalidity = NULL, uidnext = NULL, highest_uid = 0, highestmodseq = NULL, "
             "lowest_uid_loaded = NULL, since_loaded = NULL",
@@ -105,8 +108,10 @@ def rename_folder(conn: sqlite3.Connection, folder_id: int, new_name: str) -> No
     """Follow a rename on the server, keeping every stored message location."""
     with tx(conn):
         row = conn.execute("SELECT mailbox_id FROM sync_folders WHERE id = ?", (folder_id,)).fetchone()
-        conn.execute("DELETE FROM sync_folders WHERE mailbox_id = ? AND name = ? AND id <> ?",
-                     (row[0], new_name, folder_id))
+        conn.execute(
+            "DELETE FROM sync_folders WHERE mailbox_id = ? AND name = ? AND id <> ?",
+            (row[0], new_name, folder_id),
+        )
         conn.execute("UPDATE sync_folders SET name = ?, gone = 0 WHERE id = ?", (new_name, folder_id))
 
 
@@ -157,10 +162,21 @@ def store_headers(
         if fresh:
             conn.executemany(
                 "INSERT INTO messages (dedupe_key, header_message_id, in_reply_to, reference_ids, subject, "
-                "from_address, from_name, sent_at, size, problems) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "from_address, from_name, sent_at, size, problems) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (e.dedupe_key, e.message_id, e.in_reply_to, e.references, e.subject, e.from_address,
-                     e.from_name, e.sent_at, r.size, e.problems)
+                    (
+                        e.dedupe_key,
+                        e.message_id,
+                        e.in_reply_to,
+                        e.references,
+                        e.subject,
+                        e.from_address,
+                        e.from_name,
+                        e.sent_at,
+                        r.size,
+                        e.problems,
+                    )
                     for r in fresh.values()
                     for e in (r.envelope,)
                 ],
@@ -171,14 +187,29 @@ def store_headers(
                 ids.update(conn.execute(q, part).fetchall())
             conn.executemany(
                 "INSERT OR IGNORE INTO message_addresses (message_id, kind, address, name) VALUES (?,?,?,?)",
-                [(ids[k], kind, addr, name) for k, r in fresh.items() for kind, addr, name in r.envelope.addresses],
+                [
+                    (ids[k], kind, addr, name)
+                    for k, r in fresh.items()
+                    for kind, addr, name in r.envelope.addresses
+                ],
             )
         conn.executemany(
             "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, flags, modseq, sent_at) "
-            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id, "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (folder_id, uid) DO UPDATE SET "
+            "message_id = excluded.message_id, "
             "flags = excluded.flags, modseq = excluded.modseq, sent_at = excluded.sent_at",
-            [(mailbox_id, folder_id, r.uid, ids[r.envelope.dedupe_key], r.flags, r.modseq, r.envelope.sent_at)
-             for r in rows],
+            [
+                (
+                    mailbox_id,
+                    folder_id,
+                    r.uid,
+                    ids[r.envelope.dedupe_key],
+                    r.flags,
+                    r.modseq,
+                    r.envelope.sent_at,
+                )
+                for r in rows
+            ],
         )
         _set_folder(conn, folder_id, progress)
     return len(fresh)
@@ -216,14 +247,19 @@ def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: b
             [(p.message_id, n, CODEC, chunk) for p in parsed for n, chunk in enumerate(p.chunks)],
         )
         conn.executemany(
-            "INSERT INTO message_attachments (message_id, part, filename, content_type, size, content_id, inline) "
+            "INSERT INTO message_attachments "
+            "(message_id, part, filename, content_type, size, content_id, inline) "
             "VALUES (?,?,?,?,?,?,?)",
-            [(p.message_id, a.part, a.filename, a.content_type, a.size, a.content_id, a.inline)
-             for p in parsed for a in p.attachments],
+            [
+                (p.message_id, a.part, a.filename, a.content_type, a.size, a.content_id, a.inline)
+                for p in parsed
+                for a in p.attachments
+            ],
         )
         conn.executemany(
             "UPDATE messages SET body_text = ?, has_attachments = ?, body_loaded = 1, "
-            "problems = CASE WHEN ? = '' THEN problems WHEN problems = '' THEN ? ELSE problems || '; ' || ? END "
+            "problems = CASE WHEN ? = '' THEN problems WHEN problems = '' THEN ? "
+            "ELSE problems || '; ' || ? END "
             "WHERE id = ?",
             [(p.text, bool(p.attachments), p.problems, p.problems, p.problems, p.message_id) for p in parsed],
         )
@@ -234,8 +270,10 @@ def store_raw_chunk(conn: sqlite3.Connection, message_id: int, seq: int, data: b
     with tx(conn):
         if seq == 0:
             conn.execute("DELETE FROM message_raw WHERE message_id = ?", (message_id,))
-        conn.execute("INSERT OR REPLACE INTO message_raw (message_id, seq, codec, data) VALUES (?,?,?,?)",
-                     (message_id, seq, CODEC, data))
+        conn.execute(
+            "INSERT OR REPLACE INTO message_raw (message_id, seq, codec, data) VALUES (?,?,?,?)",
+            (message_id, seq, CODEC, data),
+        )
 
 
 # -- changes on known messages ---------------------------------------------------------------------
@@ -265,8 +303,10 @@ def apply_changes(
             )
             changed = cur.rowcount
         if expunged:
-            cur = conn.executemany("DELETE FROM message_locations WHERE folder_id = ? AND uid = ?",
-                                   [(folder_id, uid) for uid in expunged])
+            cur = conn.executemany(
+                "DELETE FROM message_locations WHERE folder_id = ? AND uid = ?",
+                [(folder_id, uid) for uid in expunged],
+            )
             removed = cur.rowcount
         _set_folder(conn, folder_id, progress)
     return changed, removed

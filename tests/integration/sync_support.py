@@ -10,8 +10,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from store.providers import ProviderDraft
 from store.secrets import Secret, open_secret_store
 from store.service import Store, open_store
@@ -52,9 +50,13 @@ class SyncEnv:
                     (*values.values(), self.box.id),
                 )
             if selected is not None:
-                conn.exec_driver_sql("DELETE FROM mailbox_selected_folders WHERE mailbox_id = ?", (self.box.id,))
+                conn.exec_driver_sql(
+                    "DELETE FROM mailbox_selected_folders WHERE mailbox_id = ?", (self.box.id,)
+                )
                 for name in selected:
-                    conn.exec_driver_sql("INSERT INTO mailbox_selected_folders VALUES (?, ?)", (self.box.id, name))
+                    conn.exec_driver_sql(
+                        "INSERT INTO mailbox_selected_folders VALUES (?, ?)", (self.box.id, name)
+                    )
         self.box = self.store.mailboxes.get(self.admin, self.box.id)
 
     def sql(self, query: str, *args: Any) -> list[tuple]:
@@ -71,7 +73,9 @@ class SyncEnv:
         for name, uid, mid in self.sql(
             "SELECT f.name, l.uid, m.header_message_id FROM message_locations l "
             "JOIN sync_folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id "
-            "WHERE l.mailbox_id = ?", self.box.id):
+            "WHERE l.mailbox_id = ?",
+            self.box.id,
+        ):
             out.setdefault(name, set()).add((uid, mid))
         return out
 
@@ -105,22 +109,33 @@ def make_env(store_path: Path, account: MailAccount, tmp: Path) -> SyncEnv:
     secrets = open_secret_store("file", data_dir=tmp / "secrets-data", config_dir=tmp / "secrets-config")
     admin = store.identity.actor("admin")
     env = SyncEnv(store, account, secrets, admin, tmp)
-    env.provider = store.providers.add(admin, ProviderDraft.parse(
-        name="Harness", imap_host="localhost", imap_port=account.imaps_port, imap_tls="ssl",
-        smtp_host="localhost", smtp_port=account.smtps_port, smtp_tls="ssl", ca_file=str(account.ca_file)))
-    env.box = store.mailboxes.create(admin, account.email, env.provider.id, account.email,
-                                     Secret(account.password), secrets)
+    env.provider = store.providers.add(
+        admin,
+        ProviderDraft.parse(
+            name="Harness",
+            imap_host="localhost",
+            imap_port=account.imaps_port,
+            imap_tls="ssl",
+            smtp_host="localhost",
+            smtp_port=account.smtps_port,
+            smtp_tls="ssl",
+            ca_file=str(account.ca_file),
+        ),
+    )
+    env.box = store.mailboxes.create(
+        admin, account.email, env.provider.id, account.email, Secret(account.password), secrets
+    )
     return env
 
 
 def add_mailbox(env: SyncEnv, account: MailAccount) -> Any:
     """Connect a second harness account to the same store (same provider)."""
-    return env.store.mailboxes.create(env.admin, account.email, env.provider.id, account.email,
-                                      Secret(account.password), env.secrets)
+    return env.store.mailboxes.create(
+        env.admin, account.email, env.provider.id, account.email, Secret(account.password), env.secrets
+    )
 
 
-@pytest.fixture
-def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
+def fresh_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
     """A store with one mailbox (scope: all folders, period: all) on a fresh, empty harness account."""
     env = make_env(tmp_path / "data" / "mailroom.db", mail_account, tmp_path)
     env.configure(folder_scope="all", load_period="all")
@@ -128,8 +143,9 @@ def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
     env.store.close()
 
 
-def append(account: MailAccount, folder: str, raw: bytes, flags: tuple = (),
-           when: datetime | None = None) -> None:
+def append(
+    account: MailAccount, folder: str, raw: bytes, flags: tuple = (), when: datetime | None = None
+) -> None:
     """APPEND one message to a folder of the account (creating the folder when needed)."""
     client = account.imap()
     try:
@@ -140,12 +156,17 @@ def append(account: MailAccount, folder: str, raw: bytes, flags: tuple = (),
         client.logout()
 
 
-def simple_message(n: int, subject: str = "", message_id: str | None = None, body: str = "",
-                   extra: str = "") -> bytes:
+def simple_message(
+    n: int, subject: str = "", message_id: str | None = None, body: str = "", extra: str = ""
+) -> bytes:
     """A small plain-text message."""
     mid = message_id if message_id is not None else f"<m{n}@test.example>"
-    head = [f"From: Sender {n} <sender{n}@test.example>", "To: me@example.test",
-            f"Subject: {subject or f'Message {n}'}", "Date: Fri, 30 May 2025 10:00:00 +0000"]
+    head = [
+        f"From: Sender {n} <sender{n}@test.example>",
+        "To: me@example.test",
+        f"Subject: {subject or f'Message {n}'}",
+        "Date: Fri, 30 May 2025 10:00:00 +0000",
+    ]
     if mid:
         head.append(f"Message-ID: {mid}")
     if extra:

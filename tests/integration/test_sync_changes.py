@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from store.sync.events import FolderChanged
-from tests.integration.sync_support import SyncEnv, append, simple_message, sync_env  # noqa: F401
+from tests.harness.fixtures import MailAccount
+from tests.integration.sync_support import SyncEnv, append, fresh_env, simple_message
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
+    """A store with one mailbox (all folders, all mail) on a fresh, empty harness account."""
+    yield from fresh_env(mail_account, tmp_path)
+
 
 EXTENSIONS = {
     "qresync": {},
@@ -20,7 +30,11 @@ EXTENSIONS = {
 
 def _seed(env: SyncEnv, folder: str = "INBOX", count: int = 5) -> None:
     for n in range(count):
-        append(env.account, folder, simple_message(n + (100 if folder != "INBOX" else 0), subject=f"{folder} {n}"))
+        append(
+            env.account,
+            folder,
+            simple_message(n + (100 if folder != "INBOX" else 0), subject=f"{folder} {n}"),
+        )
 
 
 def _server_flags(env: SyncEnv, folder: str = "INBOX") -> dict[int, set[str]]:
@@ -28,16 +42,23 @@ def _server_flags(env: SyncEnv, folder: str = "INBOX") -> dict[int, set[str]]:
     try:
         client.select_folder(folder, readonly=True)
         uids = client.search(["ALL"])
-        return {uid: {f.decode() for f in d[b"FLAGS"]} - {"\\Recent"}
-                for uid, d in client.fetch(uids, ["FLAGS"]).items()}
+        return {
+            uid: {f.decode() for f in d[b"FLAGS"]} - {"\\Recent"}
+            for uid, d in client.fetch(uids, ["FLAGS"]).items()
+        }
     finally:
         client.logout()
 
 
 def _stored_flags(env: SyncEnv, folder: str = "INBOX") -> dict[int, set[str]]:
-    return {uid: set(flags.split()) for uid, flags in env.sql(
-        "SELECT l.uid, l.flags FROM message_locations l JOIN sync_folders f ON f.id = l.folder_id "
-        "WHERE f.name = ?", folder)}
+    return {
+        uid: set(flags.split())
+        for uid, flags in env.sql(
+            "SELECT l.uid, l.flags FROM message_locations l JOIN sync_folders f ON f.id = l.folder_id "
+            "WHERE f.name = ?",
+            folder,
+        )
+    }
 
 
 @pytest.mark.parametrize("ext", list(EXTENSIONS))
@@ -78,7 +99,9 @@ def test_local_flag_changes_reach_the_server(sync_env: SyncEnv, ext: str) -> Non
     assert {"\\Seen", "\\Flagged"} <= server[rows[0].uid]
     assert "$Todo" in server[rows[1].uid] and "\\Seen" not in server[rows[1].uid]
     assert _stored_flags(env) == server
-    assert env.sql("SELECT count(*) FROM message_locations WHERE flags_add <> '' OR flags_remove <> ''") == [(0,)]
+    assert env.sql("SELECT count(*) FROM message_locations WHERE flags_add <> '' OR flags_remove <> ''") == [
+        (0,)
+    ]
 
 
 def test_uidvalidity_reset_reloads_the_folder_without_duplicates(sync_env: SyncEnv) -> None:
@@ -106,8 +129,12 @@ def test_renamed_folder_keeps_its_messages_and_deleted_folder_drops_them(sync_en
     _seed(env, "Work", 3)
     _seed(env, "Old", 2)
     env.run()
-    locations = sorted(env.sql("SELECT l.id, l.uid FROM message_locations l JOIN sync_folders f "
-                               "ON f.id = l.folder_id WHERE f.name = 'Work'"))
+    locations = sorted(
+        env.sql(
+            "SELECT l.id, l.uid FROM message_locations l JOIN sync_folders f "
+            "ON f.id = l.folder_id WHERE f.name = 'Work'"
+        )
+    )
     client = env.account.imap()
     client.rename_folder("Work", "Clients/Work")
     client.delete_folder("Old")
@@ -115,11 +142,20 @@ def test_renamed_folder_keeps_its_messages_and_deleted_folder_drops_them(sync_en
     summary = env.run()
     assert summary.ok, summary.error
     assert summary.new == 0 and summary.bodies == 0  # nothing was downloaded again
-    changes = {(e.folder, e.change, e.new_name, e.removed) for e in env.events if isinstance(e, FolderChanged)}
+    changes = {
+        (e.folder, e.change, e.new_name, e.removed) for e in env.events if isinstance(e, FolderChanged)
+    }
     assert ("Work", "renamed", "Clients/Work", 0) in changes
     assert ("Old", "deleted", "", 2) in changes
-    assert sorted(env.sql("SELECT l.id, l.uid FROM message_locations l JOIN sync_folders f "
-                          "ON f.id = l.folder_id WHERE f.name = 'Clients/Work'")) == locations
+    assert (
+        sorted(
+            env.sql(
+                "SELECT l.id, l.uid FROM message_locations l JOIN sync_folders f "
+                "ON f.id = l.folder_id WHERE f.name = 'Clients/Work'"
+            )
+        )
+        == locations
+    )
     assert "Old" not in env.stored()
     assert env.sql("SELECT count(*) FROM messages") == [(3,)]
     assert env.stored() == {k: v for k, v in env.server().items() if v}

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,12 +19,20 @@ from tests.integration.sync_support import (  # noqa: F401 - fixtures
     SyncEnv,
     add_mailbox,
     append,
+    fresh_env,
     make_env,
     simple_message,
-    sync_env,
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
+    """A store with one mailbox (all folders, all mail) on a fresh, empty harness account."""
+    yield from fresh_env(mail_account, tmp_path)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,16 +64,26 @@ def test_first_load_stores_exactly_the_servers_messages_with_bodies(sync_env: Sy
     assert again.folders_skipped == len(server) + (len(env.server()) - len(server))
 
 
-@pytest.mark.parametrize(("period", "expected"), [("day", {"new"}), ("week", {"new", "5days"}),
-                                                  ("month", {"new", "5days", "20days"}),
-                                                  ("all", {"new", "5days", "20days", "old"})])
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        ("day", {"new"}),
+        ("week", {"new", "5days"}),
+        ("month", {"new", "5days", "20days"}),
+        ("all", {"new", "5days", "20days", "old"}),
+    ],
+)
 def test_first_load_covers_the_load_period(sync_env: SyncEnv, period: str, expected: set[str]) -> None:
     env = sync_env
     env.configure(load_period=period, folder_scope="inbox")
-    for n, (name, when) in enumerate([("old", datetime(2024, 1, 5, tzinfo=UTC)),
-                                      ("20days", datetime(2025, 5, 12, tzinfo=UTC)),
-                                      ("5days", datetime(2025, 5, 27, tzinfo=UTC)),
-                                      ("new", datetime(2025, 6, 1, 8, tzinfo=UTC))]):
+    for n, (name, when) in enumerate(
+        [
+            ("old", datetime(2024, 1, 5, tzinfo=UTC)),
+            ("20days", datetime(2025, 5, 12, tzinfo=UTC)),
+            ("5days", datetime(2025, 5, 27, tzinfo=UTC)),
+            ("new", datetime(2025, 6, 1, 8, tzinfo=UTC)),
+        ]
+    ):
         append(env.account, "INBOX", simple_message(n, subject=name), when=when)
     assert env.run().ok
     subjects = {r.subject for r in env.store.messages.list(env.admin)}
@@ -101,7 +120,9 @@ def test_folder_scopes_and_a_selected_parent_does_not_take_its_children(sync_env
 
 
 def test_same_message_in_two_folders_and_two_mailboxes_is_stored_once(
-    sync_env: SyncEnv, mail_server, tmp_path: Path  # noqa: ANN001
+    sync_env: SyncEnv,
+    mail_server,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     from tests.harness.fixtures import _new_account, _remove_account
 
@@ -121,7 +142,10 @@ def test_same_message_in_two_folders_and_two_mailboxes_is_stored_once(
         assert env.sql("SELECT count(*), count(DISTINCT message_id) FROM message_raw") == [(1, 1)]
         rows = env.store.messages.list(env.admin)
         assert sorted((r.mailbox == other.email, r.folder) for r in rows) == [
-            (False, "Archive"), (False, "INBOX"), (True, "INBOX")]
+            (False, "Archive"),
+            (False, "INBOX"),
+            (True, "INBOX"),
+        ]
     finally:
         _remove_account(other)
 
@@ -129,14 +153,15 @@ def test_same_message_in_two_folders_and_two_mailboxes_is_stored_once(
 def test_malformed_mail_is_stored_and_never_stops_the_sync(sync_env: SyncEnv) -> None:
     env = sync_env
     bad = [
-        b"Subject: =?x-klingon?B?AAAA?=\r\nContent-Type: text/plain; charset=x-mac-klingon\r\n\r\n\xff\xfe\xfd\r\n",
+        b"Subject: =?x-klingon?B?AAAA?=\r\nContent-Type: text/plain; charset=x-mac-klingon\r\n\r\n"
+        b"\xff\xfe\xfd\r\n",
         b"From: \xd0\x9f\xd1\x91\xd1\x82\xd1\x80 <p@z.example>\r\nSubject: 8bit \xcf\xf0\xe8\r\n\r\nbody\r\n",
         b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\ncut",
         b"Subject: no date, no id, no from\r\n\r\n",
         b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
         b"Content-Type: multipart/mixed\r\n\r\nno boundary at all\r\n",
     ]
-    for n, raw in enumerate(bad):
+    for raw in bad:
         append(env.account, "INBOX", raw)
     append(env.account, "INBOX", simple_message(99, subject="fine"))
     summary = env.run()
@@ -162,11 +187,23 @@ def test_visibility_follows_mailbox_rights(sync_env: SyncEnv) -> None:
 
 
 def _cli(env: SyncEnv, *args: str) -> subprocess.CompletedProcess[str]:
-    cli_env = {**os.environ, "MAILROOM_DB": str(env.store.path), "MAILROOM_USER": "admin",
-               "XDG_DATA_HOME": str(env.tmp / "xdg-data"), "XDG_CONFIG_HOME": str(env.tmp / "xdg-config"),
-               "MAILROOM_CONFIG": str(env.tmp / "none.toml"), "MAILROOM_SECRETS__BACKEND": "file"}
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
-                          env=cli_env, cwd=ROOT, timeout=120)
+    cli_env = {
+        **os.environ,
+        "MAILROOM_DB": str(env.store.path),
+        "MAILROOM_USER": "admin",
+        "XDG_DATA_HOME": str(env.tmp / "xdg-data"),
+        "XDG_CONFIG_HOME": str(env.tmp / "xdg-config"),
+        "MAILROOM_CONFIG": str(env.tmp / "none.toml"),
+        "MAILROOM_SECRETS__BACKEND": "file",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp_path: Path) -> None:
@@ -176,8 +213,11 @@ def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp
         # the CLI opens its secrets from the XDG folders, so the mailbox's password must live there
         from store.secrets import Secret, open_secret_store
 
-        secrets = open_secret_store("file", data_dir=tmp_path / "xdg-data" / "mailroom",
-                                    config_dir=tmp_path / "xdg-config" / "mailroom")
+        secrets = open_secret_store(
+            "file",
+            data_dir=tmp_path / "xdg-data" / "mailroom",
+            config_dir=tmp_path / "xdg-config" / "mailroom",
+        )
         secrets.set(env.box.secret_ref, Secret(mail_account.password))
         append(mail_account, "INBOX", simple_message(1, subject="Hello CLI"))
         append(mail_account, "INBOX", simple_message(2, subject="Second"))

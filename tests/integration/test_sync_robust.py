@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,17 @@ from store.sync.events import Retrying
 from store.sync.locks import MailboxLock
 from store.sync.scheduler import Scheduler
 from tests.harness.fixtures import MailAccount
-from tests.integration.sync_support import FAST, SyncEnv, append, make_env, simple_message, sync_env  # noqa: F401
+from tests.integration.sync_support import FAST, SyncEnv, append, fresh_env, make_env, simple_message
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
+    """A store with one mailbox (all folders, all mail) on a fresh, empty harness account."""
+    yield from fresh_env(mail_account, tmp_path)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,7 +88,9 @@ def test_disconnect_mid_fetch_is_retried_and_loses_nothing(sync_env: SyncEnv) ->
     proxy = CuttingProxy(env.account.imaps_port, cut_after=600_000)
     try:
         with env.store.engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE providers SET imap_port = ? WHERE id = ?", (proxy.port, env.provider.id))
+            conn.exec_driver_sql(
+                "UPDATE providers SET imap_port = ? WHERE id = ?", (proxy.port, env.provider.id)
+            )
         summary = env.run(body_window_bytes=200_000)
         assert summary.ok, summary.error
         assert proxy.cuts == 1
@@ -116,10 +127,19 @@ def test_two_processes_cannot_sync_one_mailbox_at_once(sync_env: SyncEnv) -> Non
     env = sync_env
     append(env.account, "INBOX", simple_message(1))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from store.sync.locks import MailboxLock;"
-         "lock = MailboxLock(Path(sys.argv[1]), int(sys.argv[2])).acquire(); print('held', flush=True);"
-         "time.sleep(60)", str(env.store.path), str(env.box.id)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from store.sync.locks import MailboxLock;"
+            "lock = MailboxLock(Path(sys.argv[1]), int(sys.argv[2])).acquire(); print('held', flush=True);"
+            "time.sleep(60)",
+            str(env.store.path),
+            str(env.box.id),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         busy = env.run()
@@ -187,8 +207,13 @@ def _crash_rounds(env: SyncEnv, rounds: int, seed: int) -> None:
     env.store.engine.dispose()
     finished = 0
     for n in range(rounds):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, *args, str(n % 2)], cwd=ROOT,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, *args, str(n % 2)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(rng.uniform(0.3, 2.5))
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
@@ -204,8 +229,10 @@ def _crash_rounds(env: SyncEnv, rounds: int, seed: int) -> None:
     total = sum(len(v) for v in server.values())
     assert env.sql("SELECT count(*) FROM message_locations") == [(total,)]
     assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
-    assert env.sql("SELECT count(*) FROM messages m WHERE NOT EXISTS "
-                   "(SELECT 1 FROM message_raw r WHERE r.message_id = m.id)") == [(0,)]
+    assert env.sql(
+        "SELECT count(*) FROM messages m WHERE NOT EXISTS "
+        "(SELECT 1 FROM message_raw r WHERE r.message_id = m.id)"
+    ) == [(0,)]
     assert env.sql("SELECT count(*) - count(DISTINCT dedupe_key) FROM messages") == [(0,)]
     assert env.sql("PRAGMA integrity_check") == [("ok",)]
 
@@ -241,15 +268,21 @@ def test_a_25_mb_message_is_streamed_with_bounded_memory(sync_env: SyncEnv) -> N
     env = sync_env
     args = [str(env.store.path), str(env.tmp / "secrets-data"), str(env.tmp / "secrets-config")]
     append(env.account, "INBOX", simple_message(1, subject="small"))
-    base = json.loads(subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True,
-                                     text=True).stdout)
+    base = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout
+    )
     payload = base64.encodebytes(random.Random(3).randbytes(25 << 20)).replace(b"\n", b"\r\n")
-    big = (b"From: big@x.example\r\nTo: me@example.test\r\nSubject: 25 MB\r\nMessage-ID: <big@x.example>\r\n"
-           b"Date: Fri, 30 May 2025 10:00:00 +0000\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
-           b"--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n"
-           b"--BB\r\nContent-Type: application/octet-stream; name=\"big.bin\"\r\n"
-           b"Content-Disposition: attachment; filename=\"big.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + payload + b"--BB--\r\n")
+    big = (
+        b"From: big@x.example\r\nTo: me@example.test\r\nSubject: 25 MB\r\nMessage-ID: <big@x.example>\r\n"
+        b"Date: Fri, 30 May 2025 10:00:00 +0000\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+        b"--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n"
+        b'--BB\r\nContent-Type: application/octet-stream; name="big.bin"\r\n'
+        b'Content-Disposition: attachment; filename="big.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + payload
+        + b"--BB--\r\n"
+    )
     append(env.account, "INBOX", big)
     del payload
     out = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True)
@@ -290,21 +323,34 @@ def date_since():  # noqa: ANN201 - the day a 'year' period starts for the tests
     return since_date("year", TODAY)
 
 
-def test_scheduler_picks_new_mail_up_by_idle_and_stops_on_sigterm(mail_account: MailAccount,
-                                                                    tmp_path: Path) -> None:
+def test_scheduler_picks_new_mail_up_by_idle_and_stops_on_sigterm(
+    mail_account: MailAccount, tmp_path: Path
+) -> None:
     from store.secrets import open_secret_store
 
     env = make_env(tmp_path / "data" / "mailroom.db", mail_account, tmp_path)
     env.configure(load_period="all")
-    secrets = open_secret_store("file", data_dir=tmp_path / "xdg-data" / "mailroom",
-                                config_dir=tmp_path / "xdg-config" / "mailroom")
+    secrets = open_secret_store(
+        "file", data_dir=tmp_path / "xdg-data" / "mailroom", config_dir=tmp_path / "xdg-config" / "mailroom"
+    )
     secrets.set(env.box.secret_ref, Secret(mail_account.password))
     append(mail_account, "INBOX", simple_message(1))
-    cli_env = {**os.environ, "MAILROOM_DB": str(env.store.path), "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-               "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "MAILROOM_CONFIG": str(tmp_path / "none.toml"),
-               "MAILROOM_SECRETS__BACKEND": "file"}
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "sync", "--json"], cwd=ROOT, env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli_env = {
+        **os.environ,
+        "MAILROOM_DB": str(env.store.path),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "MAILROOM_CONFIG": str(tmp_path / "none.toml"),
+        "MAILROOM_SECRETS__BACKEND": "file",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "sync", "--json"],
+        cwd=ROOT,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = json.loads(proc.stdout.readline())
         assert first["ok"] and first["new"] == 1

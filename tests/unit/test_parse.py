@@ -1,4 +1,4 @@
-"""Parsing mail for the store: envelopes, MIME text and attachments, malformed input, dedupe keys, raw chunks."""
+"""Parsing mail for the store: envelopes, MIME text, attachments, malformed input, dedupe keys, raw chunks."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _env(raw: bytes, size: int | None = None, internal: int | None = 1_700_000_0
 PLAIN = (
     b"From: =?UTF-8?B?0JjQstCw0L0g0J/QtdGC0YDQvtCy?= <Ivan@Romashka.Example>\r\n"
     b"To: Bob <bob@x.example>, carol@y.example\r\n"
-    b"Cc: \"O'Neil, Dave\" <DAVE@z.example>\r\n"
+    b'Cc: "O\'Neil, Dave" <DAVE@z.example>\r\n'
     b"Subject: =?UTF-8?Q?=D0=A1=D1=87=D1=91=D1=82?=\r\n  =?UTF-8?Q?_=E2=84=966?=\r\n"
     b"Date: Tue, 02 Jan 2024 10:00:00 +0300\r\n"
     b"Message-ID: <abc@romashka.example>\r\n"
@@ -69,8 +69,9 @@ def test_missing_date_falls_back_to_internal_date_and_says_so() -> None:
 
 
 def test_eight_bit_and_broken_headers_do_not_raise() -> None:
-    raw = ("Subject: Сверка — без кодирования\r\nFrom: Пётр <petr@zavod.example>\r\n").encode() + \
-        b"X-Legacy: \xcf\xf0\xe8\r\nTo: undisclosed-recipients:;\r\nDate: garbage\r\n\r\nx\r\n"
+    raw = (
+        "Subject: Сверка — без кодирования\r\nFrom: Пётр <petr@zavod.example>\r\n"
+    ).encode() + b"X-Legacy: \xcf\xf0\xe8\r\nTo: undisclosed-recipients:;\r\nDate: garbage\r\n\r\nx\r\n"
     env = _env(raw)
     assert env.subject == "Сверка — без кодирования"
     assert env.from_address == "petr@zavod.example"
@@ -85,16 +86,21 @@ def test_unknown_charset_and_raw_eight_bit_inside_encoded_words() -> None:
 
 def test_multipart_alternative_prefers_plain_and_lists_attachments() -> None:
     raw = (
-        b"Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+        b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n'
         b"--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
         b"--inner\r\nContent-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        + "Привет".encode("koi8-r") + b"\r\n"
+        + "Привет".encode("koi8-r")
+        + b"\r\n"
         b"--inner\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n--inner--\r\n"
-        b"--outer\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n"
-        b"Content-Disposition: attachment; filename*=UTF-8''%D0%94%D0%BE%D0%B3%D0%BE%D0%B2%D0%BE%D1%80.pdf\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(b"x" * 1000).replace(b"\n", b"\r\n")
-        + b"--outer\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + base64.encodebytes(b"p" * 10) + b"--outer--\r\n"
+        b'--outer\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
+        b"Content-Disposition: attachment; "
+        b"filename*=UTF-8''%D0%94%D0%BE%D0%B3%D0%BE%D0%B2%D0%BE%D1%80.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"x" * 1000).replace(b"\n", b"\r\n")
+        + b"--outer\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"p" * 10)
+        + b"--outer--\r\n"
     )
     body = parse.parse_body(raw)
     assert body.text.strip() == "Привет"
@@ -106,7 +112,7 @@ def test_multipart_alternative_prefers_plain_and_lists_attachments() -> None:
 
 
 def test_html_only_is_converted_to_text() -> None:
-    raw = b"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><h1>Title</h1><p>Para <b>bold</b></p></body>"
+    raw = b"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><h1>Title</h1><p>Para <b>bold</b></p>"
     text = parse.parse_body(raw).text
     assert "Title" in text and "**bold**" in text and "<p>" not in text
 
@@ -121,8 +127,10 @@ def test_corpus_malformed_kinds_parse_with_what_can_be_parsed(kind: str) -> None
 
 
 def test_broken_boundary_keeps_the_text_and_notes_the_problem() -> None:
-    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
-           b"kept text\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\ncut off")
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+        b"kept text\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\ncut off"
+    )
     body = parse.parse_body(raw)
     assert "kept text" in body.text
     assert body.attachments[0].content_type == "application/octet-stream"
@@ -151,16 +159,24 @@ def test_uid_sets() -> None:
 
 def test_fast_fetch_parser_reads_literals_and_items() -> None:
     data = [
-        (b'1 (UID 17 FLAGS (\\Seen $Label) RFC822.SIZE 123 INTERNALDATE "02-Jan-2024 10:00:00 +0300" '
-         b"MODSEQ (42) BODY[HEADER] {5}", b"H: x\r\n"),
+        (
+            b'1 (UID 17 FLAGS (\\Seen $Label) RFC822.SIZE 123 INTERNALDATE "02-Jan-2024 10:00:00 +0300" '
+            b"MODSEQ (42) BODY[HEADER] {5}",
+            b"H: x\r\n",
+        ),
         b")",
         (b"2 (UID 18 BODY[] {3}", b"abc"),
         b" FLAGS ())",
         b"3 (FLAGS (\\Deleted))",  # unsolicited, without UID: ignored
     ]
     out = parse_simple_fetch(data)
-    assert out[17] == {b"FLAGS": (b"\\Seen", b"$Label"), b"RFC822.SIZE": 123,
-                       b"INTERNALDATE": b"02-Jan-2024 10:00:00 +0300", b"MODSEQ": (42,), b"BODY[HEADER]": b"H: x\r\n"}
+    assert out[17] == {
+        b"FLAGS": (b"\\Seen", b"$Label"),
+        b"RFC822.SIZE": 123,
+        b"INTERNALDATE": b"02-Jan-2024 10:00:00 +0300",
+        b"MODSEQ": (42,),
+        b"BODY[HEADER]": b"H: x\r\n",
+    }
     assert out[18] == {b"BODY[]": b"abc", b"FLAGS": ()}
     assert set(out) == {17, 18}
     assert parse.internal_timestamp(out[17][b"INTERNALDATE"]) == 1704178800

@@ -57,11 +57,16 @@ def _show(ctx: Context) -> None:
         json.dump(asdict(m), sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
         return
+
     def people(items: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"{n} <{a}>" if n else a for a, n in items)
 
     print(f"Message {m.id}")
-    print(f"  From:       {m.from_name} <{m.from_address}>" if m.from_name else f"  From:       {m.from_address}")
+    print(
+        f"  From:       {m.from_name} <{m.from_address}>"
+        if m.from_name
+        else f"  From:       {m.from_address}"
+    )
     print(f"  To:         {people(m.to)}")
     if m.cc:
         print(f"  Cc:         {people(m.cc)}")

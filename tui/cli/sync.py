@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the sync command."""
     p = command(sub, "sync", _sync, "load mail of every mailbox with automatic loading on, until stopped")
     p.add_argument("--once", action="store_true", help="load once and exit with a summary")
-    p.add_argument("--mailbox", metavar="EMAIL", help="only this mailbox (with --once: even if it needs attention)")
+    p.add_argument(
+        "--mailbox", metavar="EMAIL", help="only this mailbox (with --once: even if it needs attention)"
+    )
     p.add_argument("--no-idle", action="store_true", help="do not hold IDLE connections for prompt new mail")
     add_json_flag(p)
     p.set_defaults(needs_user=False)
@@ -37,14 +39,26 @@ def _sync(ctx: Context) -> int:
         else:
             row = describe(summary)
             state = "ok" if row["ok"] else f"failed: {row['error']}"
-            print(f"{row['mailbox']}: {row['new']} new, {row['bodies']} bodies, {row['flags']} flag changes, "
-                  f"{row['expunged']} removed in {row['seconds']:.2f} s — {state}", flush=True)
+            print(
+                f"{row['mailbox']}: {row['new']} new, {row['bodies']} bodies, {row['flags']} flag changes, "
+                f"{row['expunged']} removed in {row['seconds']:.2f} s — {state}",
+                flush=True,
+            )
 
-    scheduler = Scheduler(store, ctx.secrets, idle=not args.no_idle, on_summary=report,
-                          only={only} if only is not None else None)
+    scheduler = Scheduler(
+        store,
+        ctx.secrets,
+        idle=not args.no_idle,
+        on_summary=report,
+        only={only} if only is not None else None,
+    )
     _on_signals(scheduler.stop)
-    print(f"mailroom sync: loading mail every {scheduler.interval_seconds() / 60:g} min; "
-          "stop with Ctrl+C or SIGTERM.", file=sys.stderr, flush=True)
+    print(
+        f"mailroom sync: loading mail every {scheduler.interval_seconds() / 60:g} min; "
+        "stop with Ctrl+C or SIGTERM.",
+        file=sys.stderr,
+        flush=True,
+    )
     scheduler.run()
     return 0
 
@@ -63,16 +77,27 @@ def _once(ctx: Context) -> int:
         if box.status == NEEDS_ATTENTION and not args.mailbox:
             from store.sync.events import SyncSummary
 
-            summaries.append(SyncSummary(box.id, box.email, ok=False, error_kind="auth",
-                                         error=f"needs attention, skipped: {box.status_reason}"))
+            summaries.append(
+                SyncSummary(
+                    box.id,
+                    box.email,
+                    ok=False,
+                    error_kind="auth",
+                    error=f"needs attention, skipped: {box.status_reason}",
+                )
+            )
             continue
         summaries.append(store.sync.run(box, ctx.secrets))
     if args.json:
         json.dump([s.as_dict() for s in summaries], sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        emit(ctx, [describe(s) for s in summaries],
-             ["mailbox", "ok", "new", "bodies", "flags", "expunged", "seconds", "error"], "No mailboxes to sync.")
+        emit(
+            ctx,
+            [describe(s) for s in summaries],
+            ["mailbox", "ok", "new", "bodies", "flags", "expunged", "seconds", "error"],
+            "No mailboxes to sync.",
+        )
     failed = [s for s in summaries if not s.ok]
     if failed and not args.json:
         raise CliError(f"{len(failed)} of {len(summaries)} mailboxes failed to sync.")
