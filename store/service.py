@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+import store.crm.tables  # noqa: F401 - the CRM's tables join the metadata before anything reads it
 from store import migrate
 from store.clock import Clock, utc_now
 from store.db import make_engine
@@ -19,6 +20,7 @@ from store.providers import Providers
 from store.system import SystemSettings
 
 if TYPE_CHECKING:
+    from store.crm.service import Crm
     from store.sync.engine import SyncService
     from store.sync.messages import Messages
 
@@ -56,6 +58,13 @@ class Store:
         from store.sync.messages import Messages
 
         return Messages(self.engine)
+
+    @cached_property
+    def crm(self) -> Crm:
+        """Contacts, companies, mail linked to them, timelines, enrichment and the unmatched queue."""
+        from store.crm.service import Crm
+
+        return Crm(self.engine, self.clock, self.mailboxes)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import store.crm.tables  # noqa: F401 - the CRM's tables join the metadata
 from store.schema import metadata
 
 connection = context.config.attributes["connection"]

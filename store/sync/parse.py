@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import getaddresses, mktime_tz, parsedate_tz
 
+from store.crm.automated import AUTOMATION_HEADERS, is_automated
+
 TEXT_LIMIT = 1_000_000  # characters of body text kept per message; the raw message keeps the rest
 RAW_CHUNK = 1 << 20  # raw bytes per stored (separately compressed) chunk
 CODEC = "zstd"  # zstandard level 1: ~10x faster than zlib level 1 and a little smaller
@@ -48,6 +50,7 @@ class Envelope:
     sent_at: int
     addresses: tuple[tuple[str, str, str], ...]  # (kind, lower-case address, name)
     problems: str = ""
+    automated: bool = False  # newsletters, notifications, bounces (store/crm/automated.py)
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def _addresses(value: str) -> list[tuple[str, str]]:
 def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[[], int | None]) -> Envelope:
     """The envelope of a message from its header block; *size* is RFC822.SIZE, used for the dedupe key."""
     problems = []
-    fields = header_fields(header, ENVELOPE_HEADERS)
+    fields = header_fields(header, ENVELOPE_HEADERS + AUTOMATION_HEADERS)
     text = {k.decode(): to_text(v) for k, v in fields.items()}
     subject = decode_words(text.get("subject", "")).strip()
     sent_at = parse_date(text["date"]) if "date" in text else None
@@ -258,6 +261,7 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
         sent_at=int(sent_at),
         addresses=tuple(addresses),
         problems="; ".join(problems),
+        automated=is_automated(fields),
     )
 
 

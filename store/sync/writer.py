@@ -162,8 +162,8 @@ def store_headers(
         if fresh:
             conn.executemany(
                 "INSERT INTO messages (dedupe_key, header_message_id, in_reply_to, reference_ids, subject, "
-                "from_address, from_name, sent_at, size, problems) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "from_address, from_name, sent_at, size, problems, is_automated) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         e.dedupe_key,
@@ -176,6 +176,7 @@ def store_headers(
                         e.sent_at,
                         r.size,
                         e.problems,
+                        e.automated,
                     )
                     for r in fresh.values()
                     for e in (r.envelope,)

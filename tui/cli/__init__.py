@@ -11,7 +11,7 @@ from tui.cli.common import CliError, Context
 # Each module registers its subcommands; imported only to build the parser, handlers import lazily.
 COMMAND_MODULES = [
     "tui.cli.config", "tui.cli.admin", "tui.cli.directories", "tui.cli.mailbox", "tui.cli.sync",
-    "tui.cli.messages",
+    "tui.cli.messages", "tui.cli.crm",
 ]
 
 

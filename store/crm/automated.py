@@ -1,0 +1,50 @@
+"""Is a message automated (newsletters, notifications, bounces, auto-replies)? A pure test on its header.
+
+Automated mail is stored and linked to existing contacts like any other, but never creates a contact,
+never enters the unmatched queue and is never read for signatures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from email.utils import parseaddr
+
+# Header fields the test reads (lower-case, as bytes, so the sync parser can ask for them).
+AUTOMATION_HEADERS = (b"from", b"auto-submitted", b"list-id", b"list-unsubscribe", b"precedence",
+                      b"x-autoreply", b"x-autorespond", b"return-path")
+_BULK_PRECEDENCE = {"bulk", "list", "junk", "auto_reply"}
+# Local parts of senders that never are people: no-reply in its spellings, bounces, daemons.
+_ROBOT_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.+].*|no[-_.]?reply[-_.+].*"
+    r"|mailer[-_.]?daemon|postmaster|bounces?|bounces?[-_.+].*|notifications?|notify|automailer)$"
+)
+
+
+def is_automated_sender(address: str) -> bool:
+    """Whether an address is a no-reply, bounce or mailer-daemon sender."""
+    local = address.strip().lower().rpartition("@")[0]
+    return bool(local) and bool(_ROBOT_LOCAL.match(local))
+
+
+def _text(value: str | bytes) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def is_automated(headers: Mapping[str, str] | Mapping[bytes, bytes]) -> bool:
+    """Whether a message's header fields (any case, str or bytes) mark it as automated mail."""
+    fields = {_text(k).strip().lower(): _text(v).strip() for k, v in headers.items()}
+    auto = fields.get("auto-submitted", "").lower()
+    if auto and not auto.startswith("no"):
+        return True
+    if "list-id" in fields or "list-unsubscribe" in fields:
+        return True
+    if fields.get("precedence", "").lower() in _BULK_PRECEDENCE:
+        return True
+    if "x-autoreply" in fields or "x-autorespond" in fields:
+        return True
+    if fields.get("return-path", "x").replace(" ", "") == "<>":  # the null sender of bounces
+        return True
+    return is_automated_sender(parseaddr(fields.get("from", ""))[1])

@@ -1,0 +1,155 @@
+"""The review queue of people who wrote or were written to but match no contact, most frequent first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from store import db
+from store.clock import Clock
+from store.crm.automated import is_automated_sender
+from store.crm.contacts import Contact, Contacts
+from store.crm.drafts import ContactDraft, clean_address
+from store.crm.tables import contact_emails, ignored_addresses
+from store.errors import Conflict, Invalid, NotFound
+from store.identity import Actor
+from store.schema import mailboxes, message_addresses, message_locations, messages
+
+if TYPE_CHECKING:
+    from store.mailboxes import Mailboxes
+
+
+@dataclass(frozen=True)
+class UnmatchedAddress:
+    """An address on mail the user may read that no contact has, with how often and when it was last seen."""
+
+    address: str
+    name: str
+    messages: int
+    last_at: datetime
+
+
+class Unmatched:
+    """Lists the queue and resolves its entries: add as a contact, link to a contact, or ignore."""
+
+    def __init__(self, engine: Engine, clock: Clock, mailboxes_: Mailboxes, contacts_: Contacts) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._mailboxes = mailboxes_
+        self._contacts = contacts_
+
+    @staticmethod
+    def _seen(readable: list[int]):  # noqa: ANN205 - a SQLAlchemy select
+        """Address rows of non-automated mail in the readable mailboxes, for addresses no contact has."""
+        a = message_addresses
+        return (select(a.c.address, func.count(a.c.message_id.distinct()).label("n"),
+                       func.max(messages.c.sent_at).label("last"))
+                .join(messages, messages.c.id == a.c.message_id)
+                .where(messages.c.is_automated.is_(False),
+                       a.c.message_id.in_(select(message_locations.c.message_id)
+                                          .where(message_locations.c.mailbox_id.in_(readable))),
+                       a.c.address.not_in(select(contact_emails.c.address)),
+                       a.c.address.not_in(select(ignored_addresses.c.address)),
+                       a.c.address.not_in(select(mailboxes.c.email)))
+                .group_by(a.c.address))
+
+    def queue(self, actor: Actor, limit: int = 50, offset: int = 0) -> list[UnmatchedAddress]:
+        """Unmatched addresses, most messages first (no-reply and other automated senders left out)."""
+        readable = sorted(self._mailboxes.readable_ids(actor))
+        if not readable:
+            return []
+        out: list[tuple[str, int, int]] = []
+        skipped = 0
+        with db.read(self._engine) as conn:
+            q = self._seen(readable).order_by(func.count(message_addresses.c.message_id.distinct()).desc(),
+                                              func.max(messages.c.sent_at).desc(),
+                                              message_addresses.c.address)
+            for address, n, last in conn.execute(q):
+                if is_automated_sender(address):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                out.append((address, n, last))
+                if len(out) >= limit:
+                    break
+            names = self._names(conn, [a for a, _, _ in out], readable)
+        return [UnmatchedAddress(a, names.get(a, ""), n, datetime.fromtimestamp(last, UTC))
+                for a, n, last in out]
+
+    @staticmethod
+    def _names(conn: Connection, addresses: list[str], readable: list[int]) -> dict[str, str]:
+        """The most recent non-empty name each address was written with."""
+        if not addresses:
+            return {}
+        rows = conn.execute(
+            select(message_addresses.c.address, message_addresses.c.name)
+            .join(messages, messages.c.id == message_addresses.c.message_id)
+            .where(message_addresses.c.address.in_(addresses), message_addresses.c.name != "",
+                   messages.c.is_automated.is_(False),
+                   message_addresses.c.message_id.in_(select(message_locations.c.message_id)
+                                                      .where(message_locations.c.mailbox_id.in_(readable))))
+            .order_by(messages.c.sent_at.desc()))
+        names: dict[str, str] = {}
+        for address, name in rows:
+            names.setdefault(address, name)
+        return names
+
+    def _check(self, conn: Connection, address: str, readable: list[int]) -> str:
+        try:
+            address = clean_address(address)
+        except ValueError as exc:
+            raise Invalid({"address": str(exc)}) from None
+        if is_automated_sender(address):
+            raise Invalid({"address": f"{address} is an automated sender; it never makes a contact"})
+        if conn.execute(select(mailboxes.c.id).where(mailboxes.c.email == address)).first():
+            raise Invalid({"address": f"{address} is a connected mailbox, not a contact"})
+        if not conn.execute(self._seen(readable).where(message_addresses.c.address == address)).first():
+            raise NotFound(f"{address} is not in the queue of unmatched addresses.")
+        return address
+
+    def add(self, actor: Actor, address: str, name: str | None = None) -> Contact:
+        """Make a queued address a contact, named as its most recent mail names it unless *name* is given."""
+        readable = sorted(self._mailboxes.readable_ids(actor))
+        with db.write(self._engine) as conn:
+            address = self._check(conn, address, readable)
+            name = name or self._names(conn, [address], readable).get(address) or address.partition("@")[0]
+            cid = self._contacts._insert(conn, ContactDraft.parse(name=name[:256], emails=(address,)))
+            return Contacts.load(conn, [cid])[0]
+
+    def link(self, actor: Actor, address: str, contact_id: int) -> Contact:
+        """Give a queued address to an existing contact."""
+        readable = sorted(self._mailboxes.readable_ids(actor))
+        with db.write(self._engine) as conn:
+            address = self._check(conn, address, readable)
+            if not Contacts.load(conn, [contact_id]):
+                raise NotFound(f"No contact {contact_id}.")
+            self._contacts.attach_email(conn, contact_id, address)
+            return Contacts.load(conn, [contact_id])[0]
+
+    def ignore(self, actor: Actor, address: str) -> None:
+        """Leave an address out of the queue from now on."""
+        address = address.strip().lower()
+        with db.write(self._engine) as conn:
+            if conn.execute(select(contact_emails.c.address)
+                            .where(contact_emails.c.address == address)).first():
+                raise Conflict(f"{address} belongs to a contact; remove it there instead.")
+            if not conn.execute(select(ignored_addresses.c.address)
+                                .where(ignored_addresses.c.address == address)).first():
+                conn.execute(insert(ignored_addresses).values(address=address, ignored_by=actor.user.id,
+                                                              created_at=self._clock()))
+
+    def unignore(self, actor: Actor, address: str) -> None:
+        """Put an ignored address back in the queue."""
+        with db.write(self._engine) as conn:
+            conn.execute(delete(ignored_addresses)
+                         .where(ignored_addresses.c.address == address.strip().lower()))
+
+    def ignored(self, actor: Actor) -> list[str]:
+        """The ignored addresses, alphabetically."""
+        with db.read(self._engine) as conn:
+            return list(conn.execute(select(ignored_addresses.c.address)
+                                     .order_by(ignored_addresses.c.address)).scalars())
