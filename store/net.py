@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import select
 import smtplib
 import socket
 import ssl
+import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +20,13 @@ if TYPE_CHECKING:
 
 Protocol = Literal["IMAP", "SMTP"]
 DEFAULT_TIMEOUT = 20.0
+WIRE_BREAKERS = "\r\n\x00"
+# What an honest IMAP server says before TLS: its greeting, CAPABILITY, and status responses with the ALERT
+# or CAPABILITY codes they may carry. All of it is dropped once TLS is up; anything else (mailbox data,
+# referrals) before login means someone is writing into the connection.
+_PRE_TLS_RESPONSES = frozenset({"OK", "NO", "BAD", "CAPABILITY", "ALERT"})
+_SERVER_TEXT_LIMIT = 200
+_UNTRUSTED = "What it said is not shown: nothing received before encryption can be trusted."
 
 
 class NetError(StoreError):
@@ -54,11 +63,19 @@ class Endpoint:
 
 def wire_safe(value: str, field: str) -> str:
     """Refuse text that would break out of an IMAP or SMTP command (CR, LF or NUL)."""
-    if any(c in value for c in "\r\n\x00"):
+    if any(c in value for c in WIRE_BREAKERS):
         from store.errors import Invalid
 
         raise Invalid({field: "must not contain line breaks or NUL characters"})
     return value
+
+
+def server_text(value: object) -> str:
+    """Words a server sent, fit to show: control characters (terminal escapes) removed, at most 200 chars."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
+    return text if len(text) <= _SERVER_TEXT_LIMIT else text[: _SERVER_TEXT_LIMIT - 1] + "…"
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
@@ -80,7 +97,9 @@ def explain(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
     if isinstance(exc, ConnectionRefusedError):
         return NetError(protocol, "refused", f"Connection to {where} refused. Check the host and port.")
     if isinstance(exc, TimeoutError | socket.timeout):
-        return NetError(protocol, "timeout", f"Connection to {where} timed out. Check the host, port and network.")
+        return NetError(
+            protocol, "timeout", f"Connection to {where} timed out. Check the host, port and network."
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return NetError(
             protocol,
@@ -92,7 +111,54 @@ def explain(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
         return NetError(protocol, "tls", f"TLS with {where} failed: {exc.reason or exc}.")
     if isinstance(exc, ConnectionError | OSError):
         return NetError(protocol, "network", f"Network error with {where}: {exc.strerror or exc}.")
-    return NetError(protocol, "protocol", f"{where} answered unexpectedly: {exc}")
+    return NetError(protocol, "protocol", f"{where} answered unexpectedly: {server_text(exc)}")
+
+
+def _refused_before_tls(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
+    """A failure before TLS is up: network causes as usual, but nothing the server said is repeated."""
+    import imaplib
+
+    if isinstance(exc, NetError):
+        return exc
+    closed = isinstance(exc, smtplib.SMTPServerDisconnected | EOFError) or str(exc) == "socket error: EOF"
+    if closed:
+        return NetError(
+            protocol, "starttls", f"{ep} closed the connection before encryption began; refusing to continue."
+        )
+    if not isinstance(exc, imaplib.IMAP4.error | smtplib.SMTPException | ValueError):
+        return explain(protocol, ep, exc)
+    return NetError(
+        protocol, "starttls", f"{ep} answered before encryption in a way Mailroom does not accept; "
+        f"refusing the connection. {_UNTRUSTED}"
+    )
+
+
+def _unsolicited(sock: socket.socket, reader: object) -> bool:
+    """Whether the server already sent bytes nothing asked for (in *reader*'s buffer or on the socket)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        if reader is not None:
+            return bool(reader.peek(1))  # type: ignore[attr-defined] - a BufferedReader over the socket
+        return bool(select.select([sock], [], [], 0)[0])
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
+
+
+def _check_wire(value: object) -> None:
+    """Refuse a command argument that carries CR, LF or NUL (it would end the command and start another)."""
+    if isinstance(value, bytes):
+        bad = any(b in value for b in (b"\r", b"\n", b"\x00"))
+    elif isinstance(value, str):
+        bad = any(c in value for c in WIRE_BREAKERS)
+    else:
+        return
+    if bad:
+        from store.errors import Invalid
+
+        raise Invalid({"command": "an argument contains a line break or NUL character; nothing was sent"})
 
 
 def _require_tls(sock: object, protocol: Protocol, ep: Endpoint) -> None:
@@ -105,36 +171,105 @@ def imap_connect(ep: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> IMAPClient:
     from imapclient import IMAPClient
 
     ctx = tls_context(ep.ca_file)
+    implicit = ep.tls == "ssl"
     try:
-        if ep.tls == "ssl":
-            client = IMAPClient(ep.host, ep.port, ssl=True, ssl_context=ctx, timeout=timeout)
-            return client
-        client = IMAPClient(ep.host, ep.port, ssl=False, timeout=timeout)
+        client = IMAPClient(
+            ep.host, ep.port, ssl=implicit, ssl_context=ctx if implicit else None, timeout=timeout
+        )
     except Exception as exc:
-        raise explain("IMAP", ep, exc) from None
+        raise (explain if implicit else _refused_before_tls)("IMAP", ep, exc) from None
     try:
-        raw = client._imap
-        if raw.state != "NONAUTH":  # a PREAUTH greeting would skip TLS entirely
-            raise NetError("IMAP", "starttls", f"{ep} greeted with PREAUTH before TLS; refusing the connection.")
-        if "STARTTLS" not in raw.capabilities:
-            raise NetError(
-                "IMAP", "starttls", f"{ep} does not offer STARTTLS; Mailroom never sends a password unencrypted."
-            )
-        raw.untagged_responses.clear()
-        try:
-            client.starttls(ctx)
-        except ssl.SSLError:
-            raise
-        except Exception as exc:
-            raise NetError("IMAP", "starttls", f"STARTTLS with {ep} failed ({exc}); refusing to continue.") from None
-        # Nothing said before TLS may survive into the session: drop it and re-read capabilities.
-        raw.untagged_responses.clear()
-        client._cached_capabilities = None
-        _require_tls(raw.sock, "IMAP", ep)
-        return client
+        if not implicit:
+            _imap_starttls(client, ep, ctx)
+        _require_tls(client._imap.sock, "IMAP", ep)
     except Exception as exc:
         _close_quietly(client)
         raise explain("IMAP", ep, exc) from None
+    _guard_imap(client)
+    return client
+
+
+def _imap_starttls(client: IMAPClient, ep: Endpoint, ctx: ssl.SSLContext) -> None:
+    """STARTTLS as RFC 3501 6.2.1 and RFC 2595 3.1 ask: the tagged OK is the very next line, nothing comes
+    unasked before or after it, and nothing said before TLS (greeting, capabilities, alerts) survives."""
+    raw = client._imap
+    if raw.state != "NONAUTH":  # a PREAUTH greeting would skip TLS entirely
+        raise NetError("IMAP", "starttls", f"{ep} greeted with PREAUTH before TLS; refusing the connection.")
+    if "STARTTLS" not in raw.capabilities:
+        raise NetError(
+            "IMAP", "starttls", f"{ep} does not offer STARTTLS; Mailroom never sends a password unencrypted."
+        )
+    if set(raw.untagged_responses) - _PRE_TLS_RESPONSES:
+        raise NetError(
+            "IMAP", "starttls", f"{ep} sent mailbox data before login and before encryption, which no honest "
+            "server does: someone may be tampering with the connection. Refusing it."
+        )
+    if _unsolicited(raw.sock, raw.file):
+        raise NetError(
+            "IMAP", "starttls", f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
+            "someone may be tampering with the connection. Refusing it."
+        )
+    raw.untagged_responses.clear()
+    tag = raw._new_tag()
+    try:
+        raw.send(tag + b" STARTTLS\r\n")
+        line = raw._get_line()
+    except Exception as exc:
+        raise _refused_before_tls("IMAP", ep, exc) from None
+    finally:
+        raw.tagged_commands.pop(tag, None)
+    if line != tag + b" OK" and not line.startswith(tag + b" OK "):
+        raise NetError(
+            "IMAP", "starttls", f"{ep} {_starttls_answer(line, tag)}; Mailroom never continues without "
+            f"encryption. {_UNTRUSTED}"
+        )
+    if _unsolicited(raw.sock, raw.file):
+        raise NetError(
+            "IMAP", "starttls", f"{ep} sent more after accepting STARTTLS, before encryption began: "
+            "someone may be injecting commands. Refusing the connection."
+        )
+    raw.sock = ctx.wrap_socket(raw.sock, server_hostname=raw.host)
+    raw.file = raw.sock.makefile("rb")
+    raw._tls_established = True
+    client._starttls_done = True
+    raw.welcome = b""  # the greeting came unencrypted
+    raw.untagged_responses.clear()
+    raw._get_capabilities()  # over TLS; the capabilities read before it are gone
+    raw.untagged_responses.clear()
+    client._cached_capabilities = None
+
+
+def _starttls_answer(line: bytes, tag: bytes) -> str:
+    """What kind of answer to STARTTLS the server gave, in words of our own."""
+    if line.startswith(tag + b" NO"):
+        return "refused STARTTLS (NO)"
+    if line.startswith(tag + b" BAD"):
+        return "rejected STARTTLS (BAD)"
+    if line.startswith(b"+"):
+        return "answered STARTTLS with a continuation request instead of OK"
+    if line.startswith(b"* "):
+        return "answered STARTTLS with an untagged response instead of OK"
+    return "answered STARTTLS with a line that is not its OK"
+
+
+def _guard_imap(client: IMAPClient) -> None:
+    """Make every command the client sends refuse arguments with CR, LF or NUL (literals may carry them)."""
+    raw = client._imap
+    command, raw_command = raw._command, client._raw_command
+
+    def checked_command(_self: object, name: str, *args: object) -> object:
+        for arg in args:
+            _check_wire(arg)
+        return command(name, *args)
+
+    def checked_raw_command(name: bytes, args: object, uid: bool = True) -> object:
+        for arg in args if isinstance(args, list | tuple) else [args]:
+            if type(arg).__name__ != "_literal":  # imapclient's marker for data sent as a literal
+                _check_wire(arg)
+        return raw_command(name, args, uid=uid)
+
+    raw._command = types.MethodType(checked_command, raw)  # a bound method: imaplib compares its type
+    client._raw_command = checked_raw_command
 
 
 def imap_login(
@@ -152,45 +287,89 @@ def imap_login(
         return client
     except LoginError:
         _close_quietly(client)
-        raise NetError("IMAP", "auth", f"IMAP login for '{login}' was refused: wrong password?{hint}") from None
+        raise NetError(
+            "IMAP", "auth", f"IMAP login for '{login}' was refused: wrong password?{hint}"
+        ) from None
     except Exception as exc:
         _close_quietly(client)
         raise explain("IMAP", ep, exc) from None
 
 
-def smtp_connect(ep: Endpoint, timeout: float = DEFAULT_TIMEOUT, local_hostname: str | None = None) -> smtplib.SMTP:
+def smtp_connect(
+    ep: Endpoint, timeout: float = DEFAULT_TIMEOUT, local_hostname: str | None = None
+) -> smtplib.SMTP:
     """An encrypted SMTP session after EHLO; STARTTLS is required on plain ports."""
     ctx = tls_context(ep.ca_file)
+    implicit = ep.tls == "ssl"
     try:
-        if ep.tls == "ssl":
+        if implicit:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 ep.host, ep.port, timeout=timeout, context=ctx, local_hostname=local_hostname
             )
-            smtp.ehlo()
-            return smtp
-        smtp = smtplib.SMTP(ep.host, ep.port, timeout=timeout, local_hostname=local_hostname)
+        else:
+            smtp = smtplib.SMTP(ep.host, ep.port, timeout=timeout, local_hostname=local_hostname)
     except Exception as exc:
-        raise explain("SMTP", ep, exc) from None
+        raise (explain if implicit else _refused_before_tls)("SMTP", ep, exc) from None
+    _guard_smtp(smtp)
     try:
-        smtp.ehlo()
-        if not smtp.has_extn("starttls"):
-            raise NetError(
-                "SMTP", "starttls", f"{ep} does not offer STARTTLS; Mailroom never sends a password unencrypted."
-            )
-        code, reply = smtp.starttls(context=ctx)  # smtplib drops its buffer and EHLO state on upgrade
-        if code != 220:
-            raise NetError("SMTP", "starttls", f"STARTTLS with {ep} was answered {code}; refusing to continue.")
+        if not implicit:
+            _smtp_starttls(smtp, ep, ctx)
         smtp.ehlo()
         _require_tls(smtp.sock, "SMTP", ep)
         return smtp
-    except smtplib.SMTPResponseException as exc:
-        _close_quietly(smtp)
-        raise NetError(
-            "SMTP", "starttls", f"STARTTLS with {ep} was refused ({exc.smtp_code}); refusing to continue."
-        ) from None
     except Exception as exc:
         _close_quietly(smtp)
         raise explain("SMTP", ep, exc) from None
+
+
+def _smtp_starttls(smtp: smtplib.SMTP, ep: Endpoint, ctx: ssl.SSLContext) -> None:
+    """STARTTLS as RFC 3207 asks: only a 220 answer counts, nothing may come unasked before or after it, and
+    what EHLO said before TLS is forgotten (smtplib drops its reader, so old buffered lines are gone too)."""
+    try:
+        smtp.ehlo()
+    except Exception as exc:
+        raise _refused_before_tls("SMTP", ep, exc) from None
+    if not smtp.has_extn("starttls"):
+        raise NetError(
+            "SMTP", "starttls", f"{ep} does not offer STARTTLS; Mailroom never sends a password unencrypted."
+        )
+    if _unsolicited(smtp.sock, smtp.file):
+        raise NetError(
+            "SMTP", "starttls", f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
+            "someone may be tampering with the connection. Refusing it."
+        )
+    try:
+        code, _ = smtp.docmd("STARTTLS")
+    except Exception as exc:
+        raise _refused_before_tls("SMTP", ep, exc) from None
+    if code != 220:
+        what = f"with {code}" if code > 0 else "with a line that is not a reply"
+        raise NetError(
+            "SMTP", "starttls", f"{ep} answered STARTTLS {what}; Mailroom never continues without "
+            f"encryption. {_UNTRUSTED}"
+        )
+    if _unsolicited(smtp.sock, smtp.file):
+        raise NetError(
+            "SMTP", "starttls", f"{ep} sent more after accepting STARTTLS, before encryption began: "
+            "someone may be injecting commands. Refusing the connection."
+        )
+    smtp.sock = ctx.wrap_socket(smtp.sock, server_hostname=smtp._host)
+    smtp.file = None
+    smtp.helo_resp = smtp.ehlo_resp = None
+    smtp.esmtp_features = {}
+    smtp.does_esmtp = False
+
+
+def _guard_smtp(smtp: smtplib.SMTP) -> None:
+    """Make every command the session sends refuse CR, LF or NUL (smtplib itself only checks CR and LF)."""
+    putcmd = smtp.putcmd
+
+    def checked_putcmd(cmd: str, args: str = "") -> None:
+        _check_wire(cmd)
+        _check_wire(args)
+        putcmd(cmd, args)
+
+    smtp.putcmd = checked_putcmd  # type: ignore[method-assign]
 
 
 def smtp_login(

@@ -287,10 +287,11 @@ class Messages:
         for flag in (*add, *remove):
             if (
                 not flag
+                or not (flag.isascii() and flag.isprintable())  # an IMAP atom: no NUL, controls or 8-bit
                 or any(c in flag for c in ' ()"\r\n{%*]')
                 or (flag.startswith("\\") and flag not in SYSTEM_FLAGS)
             ):
-                raise Invalid({"flags": f"'{flag}' is not a flag that can be set"})
+                raise Invalid({"flags": f"{flag!r} is not a flag that can be set"})
         with db.write(self._engine) as conn:
             ids = mailbox_ids_with(conn, actor, "panel")
             r = (

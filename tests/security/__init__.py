@@ -1,0 +1,1 @@
+"""The attack suite: hostile servers, TLS, hostile input on the wire and the secrets canary."""
