@@ -101,10 +101,18 @@ def child(args: argparse.Namespace) -> None:
         if getattr(event, "phase", "") == "bodies" and "envelopes" not in marks:
             marks["envelopes"] = time.perf_counter() - started
 
+    import resource
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
     with PeakRss() as rss:
+        cpu_before = cpu()
         started = time.perf_counter()
         summary = store.sync.run(box, secrets, progress)
         total = time.perf_counter() - started
+        cpu_used = cpu() - cpu_before
     print(
         json.dumps(
             {
@@ -112,6 +120,7 @@ def child(args: argparse.Namespace) -> None:
                 "envelopes": marks.get("envelopes", total),
                 "rss_kb": rss.peak_kb,
                 "own_rss_kb": rss.own_peak_kb,
+                "cpu": cpu_used,
                 "summary": summary.as_dict(),
             }
         )
@@ -163,8 +172,8 @@ def mbsync_config(work: Path, account, ca_file: Path) -> Path:  # noqa: ANN001 -
     return rc
 
 
-def timed_process(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KB, from wait4) and stdout of one process."""
+def timed_process(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str, float]:
+    """Wall seconds, peak RSS (KB, from wait4), stdout and CPU seconds of one process."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -174,7 +183,7 @@ def timed_process(cmd: list[str], env: dict[str, str] | None = None) -> tuple[fl
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{err[-3000:]}{out[-1000:]}")
-    return seconds, usage.ru_maxrss, out
+    return seconds, usage.ru_maxrss, out, usage.ru_utime + usage.ru_stime
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -252,11 +261,22 @@ def change_mail(account, seed: int) -> None:  # noqa: ANN001
         client.logout()
 
 
-def row(name: str, seconds: float, msgs: int, mbytes: float, rss_kb: int, ref: float | None) -> str:
-    ratio = f"{seconds / ref:6.2f}x" if ref else "      "
-    rate = f"{msgs / seconds:9.0f}" if seconds > 0 and msgs else "        -"
-    mbs = f"{mbytes / seconds:8.1f}" if seconds > 0 and mbytes else "       -"
-    return f"{name:<44} {seconds:8.3f} {rate} {mbs} {rss_kb / 1024:8.1f} {ratio}"
+def row(
+    name: str,
+    seconds: float,
+    msgs: int,
+    mbytes: float,
+    cpu: float | None,
+    rss_kb: int,
+    main_kb: int,
+    ref: float | None,
+) -> str:
+    """One line of the result table."""
+    ratio = f"{seconds / ref:8.2f}x" if ref else " " * 9
+    rate = f"{msgs / seconds:8.0f}" if seconds > 0 and msgs else "       -"
+    mbs = f"{mbytes / seconds:6.1f}" if seconds > 0 and mbytes else "     -"
+    cpu_text = f"{cpu:6.2f}" if cpu is not None else "     -"
+    return f"{name:<44} {seconds:8.3f} {rate} {mbs} {cpu_text} {rss_kb / 1024:7.1f} {main_kb / 1024:7.1f} {ratio}"
 
 
 def main() -> None:
@@ -303,22 +323,34 @@ def main() -> None:
         work = root / "bench"
         work.mkdir()
         n = stats.total_messages
-        header = f"{'step':<44} {'seconds':>8} {'msgs/s':>9} {'MB/s':>8} {'RSS MB':>8} {'vs mbsync':>7}"
+        header = (
+            f"{'step':<44} {'seconds':>8} {'msgs/s':>8} {'MB/s':>6} {'CPU s':>6} {'RSS MB':>7} "
+            f"{'(main)':>7} {'vs mbsync':>9}"
+        )
         lines += [header, "-" * len(header)]
         ref_first = ref_resync = None
         if not args.skip_mbsync and shutil.which("mbsync"):
             rc = mbsync_config(work, account, info.ca_file)
-            sec, rss, _ = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
+            sec, rss, _, cpu = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
             ref_first = sec
-            lines.append(row("mbsync: first full load", sec, n, mb, rss, None))
-            sec, rss, _ = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
+            lines.append(row("mbsync: first full load", sec, n, mb, cpu, rss, rss, None))
+            sec, rss, _, cpu = timed_process(["mbsync", "-q", "-c", str(rc), "-a"])
             ref_resync = sec
-            lines.append(row("mbsync: re-sync, no changes", sec, n, 0, rss, None))
+            lines.append(row("mbsync: re-sync, no changes", sec, n, 0, cpu, rss, rss, None))
             print("\n".join(lines[-2:]), flush=True)
         env = prepare_store(work, account)
         first = run_child("first", env)
         lines.append(
-            row("mailroom: envelopes of all visible", first["envelopes"], n, 0, first["rss_kb"], ref_first)
+            row(
+                "mailroom: envelopes of all visible",
+                first["envelopes"],
+                n,
+                0,
+                None,
+                first["rss_kb"],
+                first["own_rss_kb"],
+                ref_first,
+            )
         )
         lines.append(
             row(
@@ -326,7 +358,9 @@ def main() -> None:
                 first["seconds"],
                 n,
                 mb,
+                first["cpu"],
                 first["rss_kb"],
+                first["own_rss_kb"],
                 ref_first,
             )
         )
@@ -339,7 +373,9 @@ def main() -> None:
                 best["seconds"],
                 n,
                 0,
+                best["cpu"],
                 best["rss_kb"],
+                best["own_rss_kb"],
                 ref_resync,
             )
         )
@@ -359,8 +395,10 @@ def main() -> None:
             else [sys.executable, "-m", "tui.cli", "sync", "--once", "--json"]
         )
         runs = [timed_process(cmd, cli_env) for _ in range(4)][1:]
-        sec, rss, _ = min(runs)
-        lines.append(row("mailroom: `mailroom sync --once`, no changes", sec, n, 0, rss, ref_resync))
+        sec, rss, _, cpu = min(runs)
+        lines.append(
+            row("mailroom: `mailroom sync --once`, no changes", sec, n, 0, cpu, rss, rss, ref_resync)
+        )
         print("\n".join(lines[-2:]), flush=True)
         change_mail(account, args.seed)
         changed = run_child("changes", env)
@@ -371,15 +409,16 @@ def main() -> None:
                 changed["seconds"],
                 s["new"],
                 s["bytes"] / 1e6,
+                changed["cpu"],
                 changed["rss_kb"],
+                changed["own_rss_kb"],
                 None,
             )
         )
         print(lines[-1], flush=True)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         print()
-        print(
-            f"corpus: {n} messages, {mb:.0f} MB, {len(stats.folders)} folders; {os.cpu_count()} cores"
-        )
+        print(f"corpus: {n} messages, {mb:.0f} MB, {len(stats.folders)} folders; {os.cpu_count()} cores")
         print("\n".join(lines))
     finally:
         stop_servers(info)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -162,6 +163,7 @@ messages = Table(
     Column("problems", Text, nullable=False, server_default=""),
     UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
     Index("ix_messages_header_message_id", "header_message_id"),
+    Index("ix_messages_body_pending", "id", sqlite_where=text("body_loaded = 0")),
 )
 
 message_raw = Table(
@@ -215,4 +217,6 @@ message_locations = Table(
     Index("ix_message_locations_mailbox_sent", "mailbox_id", "sent_at"),
     Index("ix_message_locations_folder_sent", "folder_id", "sent_at"),
     Index("ix_message_locations_message", "message_id"),
+    Index("ix_message_locations_pending_flags", "folder_id",
+          sqlite_where=text("flags_add <> '' OR flags_remove <> ''")),
 )

@@ -3,6 +3,7 @@ there is much to do) and stored; large messages are streamed in chunks so memory
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,21 @@ def load_bodies(run: Run) -> None:
     finally:
         for lane in lanes:
             lane.close()
+
+
+def load_folder_bodies(run: Run, row: writer.FolderRow, uidvalidity: int) -> None:
+    """Fetch the bodies of a few new messages of the folder just synced, while it is still selected."""
+    opts = run.options
+    jobs = [j for j in writer.body_jobs(run.conn, run.mailbox.id, row.id) if j.size <= opts.large_message]
+    if not jobs or sum(j.size for j in jobs) > opts.inline_bodies:
+        return
+    run.selected_validity = uidvalidity
+    row = dataclasses.replace(row, uidvalidity=uidvalidity)
+    done = 0
+    for window in _windows(jobs, opts.body_window_bytes, opts.body_window_count):
+        run.summary.bodies += _fetch_window(run, row, window)
+        done += len(window)
+        run.emit(FolderProgress(run.mailbox.id, row.name, "bodies", done, len(jobs)))
 
 
 def _select(run: Run, row: writer.FolderRow) -> bool:

@@ -42,13 +42,14 @@ class SyncOptions:
     use_condstore: bool = True
     use_qresync: bool = True
     header_window: int = 2000
-    body_window_bytes: int = 12 << 20
+    body_window_bytes: int = 4 << 20
     body_window_count: int = 500
     large_message: int = 8 << 20
     raw_chunk: int = 1 << 20
     workers: int | None = None  # helper processes for bodies; None: one when there is much to load
     pool_threshold: int = 48 << 20  # bytes of bodies from which a helper process pays off
     main_lane: bool = True  # this process loads bodies too (a UI may prefer to leave all to helpers)
+    inline_bodies: int = 16 << 20  # an incremental sync loads up to this many new bytes per folder at once
     retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
     timeout: float = 60.0
     today: date | None = None  # the load period is counted back from this day (tests fix it)

@@ -161,6 +161,10 @@ def sync_folder(run: Run, p: Planned) -> None:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
         first = {} if first_done else {"since_loaded": since_text}
         _load_headers(run, row, p.remote.name, windows, sel, first, hi)
+    if first_done and hi >= lo and opts.bodies:
+        from store.sync.bodies import load_folder_bodies
+
+        load_folder_bodies(run, row, sel.uidvalidity)
     if extend:
         have = set(writer.stored_uids(conn, row.id))
         older = [u for u in s.search_uids(1, row.highest_uid, since) if u not in have]

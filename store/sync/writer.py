@@ -219,12 +219,20 @@ def store_headers(
 # -- body phase ------------------------------------------------------------------------------------
 
 
-def body_jobs(conn: sqlite3.Connection, mailbox_id: int) -> list[BodyJob]:
-    """Messages of the mailbox that have an envelope but no body yet, one location each, by folder and UID."""
+def body_jobs(conn: sqlite3.Connection, mailbox_id: int, folder_id: int | None = None) -> list[BodyJob]:
+    """Messages of the mailbox that have an envelope but no body yet, one location each, by folder and UID
+    (with *folder_id*: those that sit in that folder, to fetch from there)."""
+    if folder_id is not None:
+        rows = conn.execute(
+            "SELECT m.id, l.uid, m.size FROM messages m CROSS JOIN message_locations l "
+            "ON l.message_id = m.id WHERE m.body_loaded = 0 AND l.folder_id = ? ORDER BY l.uid",
+            (folder_id,),
+        ).fetchall()
+        return [BodyJob(mid, folder_id, uid, size) for mid, uid, size in rows]
     rows = conn.execute(
-        "SELECT m.id, MIN(l.folder_id * 4294967296 + l.uid), m.size FROM message_locations l "
-        "JOIN messages m ON m.id = l.message_id "
-        "WHERE l.mailbox_id = ? AND m.body_loaded = 0 GROUP BY m.id",
+        "SELECT m.id, MIN(l.folder_id * 4294967296 + l.uid), m.size FROM messages m "
+        "CROSS JOIN message_locations l ON l.message_id = m.id "  # CROSS: start from the partial index
+        "WHERE m.body_loaded = 0 AND l.mailbox_id = ? GROUP BY m.id",
         (mailbox_id,),
     ).fetchall()
     jobs = [BodyJob(mid, key >> 32, key & 0xFFFFFFFF, size) for mid, key, size in rows]
@@ -325,8 +333,8 @@ def pending_flag_changes(conn: sqlite3.Connection, folder_id: int) -> list[tuple
 def folders_with_pending_flags(conn: sqlite3.Connection, mailbox_id: int) -> set[int]:
     """Folders that hold local flag changes to push."""
     rows = conn.execute(
-        "SELECT DISTINCT folder_id FROM message_locations WHERE mailbox_id = ? "
-        "AND (flags_add <> '' OR flags_remove <> '')",
+        "SELECT DISTINCT l.folder_id FROM message_locations l WHERE (l.flags_add <> '' OR l.flags_remove <> '') "
+        "AND l.folder_id IN (SELECT id FROM sync_folders WHERE mailbox_id = ?)",
         (mailbox_id,),
     )
     return {r[0] for r in rows}

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
     )
     op.create_index("ix_messages_header_message_id", "messages", ["header_message_id"])
+    op.create_index("ix_messages_body_pending", "messages", ["id"], sqlite_where=sa.text("body_loaded = 0"))
     op.create_table(
         "message_raw",
         sa.Column(
@@ -84,6 +85,12 @@ def upgrade() -> None:
     op.create_index("ix_message_locations_mailbox_sent", "message_locations", ["mailbox_id", "sent_at"])
     op.create_index("ix_message_locations_folder_sent", "message_locations", ["folder_id", "sent_at"])
     op.create_index("ix_message_locations_message", "message_locations", ["message_id"])
+    op.create_index(
+        "ix_message_locations_pending_flags",
+        "message_locations",
+        ["folder_id"],
+        sqlite_where=sa.text("flags_add <> '' OR flags_remove <> ''"),
+    )
 
 
 def downgrade() -> None:
