@@ -105,7 +105,8 @@ def test_disconnect_mid_fetch_is_retried_and_loses_nothing(sync_env: SyncEnv) ->
 def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: SyncEnv) -> None:
     env = sync_env
     append(env.account, "INBOX", simple_message(1))
-    env.account.server.add_user(env.account.email, "a-new-password")  # changed at the provider
+    # The stored password no longer matches the server's (as after a change at the provider).
+    env.secrets.set(env.box.secret_ref, Secret("an-outdated-password"))
     summary = env.run()
     assert not summary.ok and summary.error_kind == "auth"
     assert not any(isinstance(e, Retrying) for e in env.events)
@@ -116,8 +117,8 @@ def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: Syn
     scheduler = Scheduler(env.store, env.secrets, FAST, idle=False, on_summary=runs.append)
     scheduler._tick()
     assert runs == []
-    # ...but does as soon as the password is changed, and the mailbox is fine again
-    env.secrets.set(box.secret_ref, Secret("a-new-password"))
+    # ...but does as soon as the right password is stored, and the mailbox is fine again
+    env.secrets.set(box.secret_ref, Secret(env.account.password))
     scheduler._tick()
     assert len(runs) == 1 and runs[0].ok
     assert env.store.mailboxes.get(env.admin, env.box.id).status == "ok"
