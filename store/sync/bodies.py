@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from store.sync import writer
@@ -64,6 +63,9 @@ def _lane_config(run: Run) -> dict[str, Any]:
     }
 
 
+PAGE = 2000  # pending messages read from the store at a time, so memory does not grow with the mailbox
+
+
 def load_bodies(run: Run) -> None:
     """Fetch and store the bodies of every message of the mailbox that has only its envelope so far.
 
@@ -74,52 +76,59 @@ def load_bodies(run: Run) -> None:
 
     conn, opts = run.conn, run.options
     run.selected_validity = None
-    jobs = writer.body_jobs(conn, run.mailbox.id)
-    if not jobs:
-        return
-    rows = {fid: writer.folder(conn, fid) for fid in {j.folder_id for j in jobs}}
+    pending = writer.pending_bodies(conn, run.mailbox.id)
+    rows = {fid: writer.folder(conn, fid) for fid in pending}
     rows = {fid: r for fid, r in rows.items() if not r.gone and r.uidvalidity is not None}
-    small = [j for j in jobs if j.folder_id in rows and j.size <= opts.large_message]
-    large = [j for j in jobs if j.folder_id in rows and j.size > opts.large_message]
-    windows = [
-        w
-        for _, group in groupby(small, key=lambda j: j.folder_id)
-        for w in _windows(list(group), opts.body_window_bytes, opts.body_window_count)
-    ]
-    total_bytes = sum(j.size for j in small)
+    if not rows:
+        return
+    total = sum(pending[fid][0] for fid in rows)
+    total_bytes = sum(pending[fid][1] for fid in rows)
     helpers = opts.workers if opts.workers is not None else (1 if total_bytes >= opts.pool_threshold else 0)
-    lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
+    large: list[writer.BodyJob] = []
     done = {"n": 0}
-    total = len(small) + len(large)
+
+    def windows() -> Iterator[list[writer.BodyJob]]:
+        for fid in sorted(rows):
+            after = 0
+            while page := writer.body_jobs(conn, run.mailbox.id, fid, after, PAGE):
+                after = page[-1].uid
+                large.extend(j for j in page if j.size > opts.large_message)
+                yield from _windows(
+                    [j for j in page if j.size <= opts.large_message],
+                    opts.body_window_bytes,
+                    opts.body_window_count,
+                )
 
     def progress(window: list[writer.BodyJob], stored: int) -> None:
         run.summary.bodies += stored
         done["n"] += len(window)
-        run.emit(FolderProgress(run.mailbox.id, rows[window[0].folder_id].name, "bodies", done["n"], total))
+        name = rows[window[0].folder_id].name
+        run.emit(FolderProgress(run.mailbox.id, name, "bodies", done["n"], max(total, done["n"])))
 
+    lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
     try:
-        queue = list(reversed(windows))
+        queue = windows()
+        upcoming = next(queue, None)
         sent: dict[int, list[list[writer.BodyJob]]] = {i: [] for i in range(len(lanes))}
-        while queue or any(lane.pending for lane in lanes):
+        while upcoming is not None or any(lane.pending for lane in lanes):
             for i, lane in enumerate(lanes):
                 while lane.pending and lane.ready():
                     stored, nbytes = lane.result()
                     run.summary.bytes += nbytes
                     progress(sent[i].pop(0), stored)
-                while queue and lane.pending < 2:
-                    window = queue.pop()
-                    row = rows[window[0].folder_id]
+                while upcoming is not None and lane.pending < 2:
+                    row = rows[upcoming[0].folder_id]
                     lane.submit(
-                        ("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in window])
+                        ("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in upcoming])
                     )
-                    sent[i].append(window)
-            if queue and opts.main_lane or (queue and not lanes):
-                window = queue.pop()
+                    sent[i].append(upcoming)
+                    upcoming = next(queue, None)
+            if upcoming is not None and (opts.main_lane or not lanes):
+                window, upcoming = upcoming, next(queue, None)
                 progress(window, _fetch_window(run, rows[window[0].folder_id], window))
             elif any(lane.pending for lane in lanes):
-                lane = next(lane for lane in lanes if lane.pending)
-                i = lanes.index(lane)
-                stored, nbytes = lane.result()
+                i = next(i for i, lane in enumerate(lanes) if lane.pending)
+                stored, nbytes = lanes[i].result()
                 run.summary.bytes += nbytes
                 progress(sent[i].pop(0), stored)
         for job in large:

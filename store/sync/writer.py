@@ -219,14 +219,20 @@ def store_headers(
 # -- body phase ------------------------------------------------------------------------------------
 
 
-def body_jobs(conn: sqlite3.Connection, mailbox_id: int, folder_id: int | None = None) -> list[BodyJob]:
+def body_jobs(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    folder_id: int | None = None,
+    after_uid: int = 0,
+    limit: int = -1,
+) -> list[BodyJob]:
     """Messages of the mailbox that have an envelope but no body yet, one location each, by folder and UID
-    (with *folder_id*: those that sit in that folder, to fetch from there)."""
+    (with *folder_id*: those that sit in that folder above *after_uid*, at most *limit*, to fetch there)."""
     if folder_id is not None:
         rows = conn.execute(
-            "SELECT m.id, l.uid, m.size FROM messages m CROSS JOIN message_locations l "
-            "ON l.message_id = m.id WHERE m.body_loaded = 0 AND l.folder_id = ? ORDER BY l.uid",
-            (folder_id,),
+            "SELECT m.id, l.uid, m.size FROM message_locations l JOIN messages m ON m.id = l.message_id "
+            "WHERE l.folder_id = ? AND l.uid > ? AND m.body_loaded = 0 ORDER BY l.uid LIMIT ?",
+            (folder_id, after_uid, limit),
         ).fetchall()
         return [BodyJob(mid, folder_id, uid, size) for mid, uid, size in rows]
     rows = conn.execute(
@@ -238,6 +244,16 @@ def body_jobs(conn: sqlite3.Connection, mailbox_id: int, folder_id: int | None =
     jobs = [BodyJob(mid, key >> 32, key & 0xFFFFFFFF, size) for mid, key, size in rows]
     jobs.sort(key=lambda j: (j.folder_id, j.uid))
     return jobs
+
+
+def pending_bodies(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[int, int]]:
+    """folder id → (messages, bytes) still without a body (a message in two folders counts twice)."""
+    rows = conn.execute(
+        "SELECT l.folder_id, count(*), sum(m.size) FROM messages m CROSS JOIN message_locations l "
+        "ON l.message_id = m.id WHERE m.body_loaded = 0 AND l.mailbox_id = ? GROUP BY l.folder_id",
+        (mailbox_id,),
+    ).fetchall()
+    return {fid: (n, size) for fid, n, size in rows}
 
 
 def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: bool = False) -> None:
@@ -333,8 +349,8 @@ def pending_flag_changes(conn: sqlite3.Connection, folder_id: int) -> list[tuple
 def folders_with_pending_flags(conn: sqlite3.Connection, mailbox_id: int) -> set[int]:
     """Folders that hold local flag changes to push."""
     rows = conn.execute(
-        "SELECT DISTINCT l.folder_id FROM message_locations l WHERE (l.flags_add <> '' OR l.flags_remove <> '') "
-        "AND l.folder_id IN (SELECT id FROM sync_folders WHERE mailbox_id = ?)",
+        "SELECT DISTINCT l.folder_id FROM message_locations l "
+        "WHERE (l.flags_add <> '' OR l.flags_remove <> '') AND l.folder_id IN (SELECT id FROM sync_folders WHERE mailbox_id = ?)",
         (mailbox_id,),
     )
     return {r[0] for r in rows}
