@@ -350,7 +350,8 @@ def folders_with_pending_flags(conn: sqlite3.Connection, mailbox_id: int) -> set
     """Folders that hold local flag changes to push."""
     rows = conn.execute(
         "SELECT DISTINCT l.folder_id FROM message_locations l "
-        "WHERE (l.flags_add <> '' OR l.flags_remove <> '') AND l.folder_id IN (SELECT id FROM sync_folders WHERE mailbox_id = ?)",
+        "WHERE (l.flags_add <> '' OR l.flags_remove <> '') "
+        "AND l.folder_id IN (SELECT id FROM sync_folders WHERE mailbox_id = ?)",
         (mailbox_id,),
     )
     return {r[0] for r in rows}
