@@ -120,10 +120,12 @@ def _refused_before_tls(protocol: Protocol, ep: Endpoint, exc: BaseException) ->
 
     if isinstance(exc, NetError):
         return exc
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
+        return explain(protocol, ep, exc.__context__)
     closed = isinstance(exc, smtplib.SMTPServerDisconnected | EOFError) or str(exc) == "socket error: EOF"
-    if closed:
+    if closed:  # worth a retry, which will insist on TLS again
         return NetError(
-            protocol, "starttls", f"{ep} closed the connection before encryption began; refusing to continue."
+            protocol, "network", f"{ep} closed the connection before encryption began; nothing was sent."
         )
     if not isinstance(exc, imaplib.IMAP4.error | smtplib.SMTPException | ValueError):
         return explain(protocol, ep, exc)

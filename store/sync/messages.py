@@ -235,7 +235,8 @@ class Messages:
         """The raw message as first fetched (empty until its body is loaded)."""
         from store.sync.parse import decompress
 
-        self.get(actor, message_id)
+        if not self.get(actor, message_id).body_loaded:
+            return b""  # chunks of a large message being streamed are not yet the message
         with db.read(self._engine) as conn:
             rows = conn.execute(
                 select(message_raw.c.codec, message_raw.c.data)

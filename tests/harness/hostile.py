@@ -381,11 +381,12 @@ class Fault:
 
     kind: 'truncate' sends half the literal and hangs up; 'lie_short' announces half the literal's size and
     sends it all; 'lie_long' announces more than it sends, then hangs up; 'drop_after' sends the response,
-    then hangs up before the tagged OK. phase: 'header' (BODY[HEADER]) or 'body' (BODY[]).
+    then hangs up before the tagged OK; 'short' sends a well-framed literal of only the first half.
+    phase: 'header' (BODY[HEADER]), 'body' (BODY[]) or 'partial' (BODY[]<offset> past the first chunk).
     """
 
-    kind: Literal["truncate", "lie_short", "lie_long", "drop_after"]
-    phase: Literal["header", "body"]
+    kind: Literal["truncate", "lie_short", "lie_long", "drop_after", "short"]
+    phase: Literal["header", "body", "partial"]
     uid: int
 
 
@@ -596,10 +597,27 @@ def _fetch(peer: Peer, folder: FakeFolder, c: Command, fault: Fault | None) -> N
             parts.append(f"RFC822.SIZE {len(m.raw)}")
         if "INTERNALDATE" in items_upper:
             parts.append(f'INTERNALDATE "{m.internaldate}"')
+        if "BODYSTRUCTURE" in items_upper:
+            body = m.raw[len(m.header) :]
+            lines = body.count(b"\n")
+            parts.append(
+                f'BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" {len(body)} {lines})'
+            )
         head = f"* {seq} FETCH (" + " ".join(parts)
         literal, phase, key = None, "", ""
+        partial = re.search(r"BODY\.PEEK\[\]<(\d+)\.(\d+)>", items_upper)
+        section = re.search(r"BODY\.PEEK\[(\d+)\]", items_upper)
         if "BODY.PEEK[HEADER]" in items_upper:
             literal, phase, key = m.header, "header", "BODY[HEADER]"
+        elif partial:
+            start, length = int(partial.group(1)), int(partial.group(2))
+            literal, phase, key = (
+                m.raw[start : start + length],
+                "partial" if start else "",
+                f"BODY[]<{start}>",
+            )
+        elif section:
+            literal, phase, key = m.raw[len(m.header) :], "section", f"BODY[{section.group(1)}]"
         elif "BODY.PEEK[]" in items_upper:
             literal, phase, key = m.raw, "body", "BODY[]"
         if literal is None:
@@ -611,6 +629,9 @@ def _fetch(peer: Peer, folder: FakeFolder, c: Command, fault: Fault | None) -> N
             announced = len(literal) // 2
         elif hit and fault.kind == "lie_long":
             announced = len(literal) + 4096
+        elif hit and fault.kind == "short":
+            literal = literal[: len(literal) // 2]
+            announced = len(literal)
         chunk = (head + f" {key} {{{announced}}}\r\n").encode() + literal + b")\r\n"
         if hit and fault.kind == "truncate":
             peer.send_raw(bytes(out) + chunk[: len(chunk) - len(literal) // 2 - 3])
@@ -739,17 +760,22 @@ class HostileServer:
         """Everything every client sent, in and out of TLS."""
         return b"".join(t.all_received for t in self.transcripts)
 
-    def leaks(self, password: str, login: str = "") -> list[str]:
-        """What gave credentials away: a login command before TLS, or the password anywhere (also base64)."""
+    def leaks(self, password: str, login: str = "", after_tls_ok: bool = False) -> list[str]:
+        """What gave credentials away: a login command or the login name before TLS, or the password
+        anywhere (as text, IMAP-quoted or inside base64); *after_tls_ok* allows it inside TLS."""
         found: list[str] = []
         for t in self.wait(len(self.transcripts)):
-            names = t.names(tls=False)
             for name in ("LOGIN", "AUTHENTICATE", "AUTH"):
-                if name in names:
+                if name in t.names(tls=False):
                     found.append(f"connection {t.number}: {name} sent before TLS")
             if login and login.encode() in t.plain:
                 found.append(f"connection {t.number}: the login name crossed before TLS")
-            for where, data in (("before TLS", t.plain), ("after TLS", t.encrypted)):
+            places = (
+                (("before TLS", t.plain),)
+                if after_tls_ok
+                else (("before TLS", t.plain), ("after TLS", t.encrypted))
+            )
+            for where, data in places:
                 if password and secret_in(password, data):
                     found.append(f"connection {t.number}: the password was sent {where}")
         return found

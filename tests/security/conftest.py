@@ -75,6 +75,20 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated store in a temp folder."""
+    s = open_store(tmp_path / "data" / "mailroom.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def admin(store: Store) -> Any:
+    """The first user, who becomes the administrator."""
+    return store.identity.actor("alice")
+
+
+@pytest.fixture
 def hostile() -> Iterator[Callable[..., HostileServer]]:
     """Factory: start a HostileServer(protocol, *scripts); every one is stopped after the test."""
     servers: list[HostileServer] = []

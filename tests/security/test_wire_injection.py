@@ -109,7 +109,7 @@ def test_address_and_typed_login_refuse_line_breaks(ch):
 
 @pytest.mark.parametrize("ch", BREAKERS.values(), ids=BREAKERS.keys())
 def test_search_terms_and_message_ids_never_split_a_command(hostile, pki, ch):
-    """imapclient quotes search strings but keeps CR/LF inside the quotes: the guard in net.py refuses them."""
+    """imapclient quotes search strings but keeps CR/LF inside the quotes: net.py's guard refuses them."""
     server = imap_server(hostile, pki)
     client = imap_login(endpoint(server, "ssl", pki.ca_file), LOGIN, Secret(PASSWORD), timeout=3)
     try:
