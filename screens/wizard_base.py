@@ -20,17 +20,17 @@ class WizardStep(ModalScreen[ResultT]):
 
     STEP = 1
     DEFAULT_CSS = """
-    WizardStep #wizard-dialog { width: 90; }
+    WizardStep { background: $background; }
     WizardStep .wizard-intro { color: $text-muted; margin-bottom: 1; }
     WizardStep .wizard-row { height: auto; }
-    WizardStep .wizard-label { width: 12; padding: 1 1 0 0; text-align: right; color: $text-muted; }
+    WizardStep .wizard-label { width: 14; padding: 1 1 0 0; text-align: right; color: $text-muted; }
     WizardStep .wizard-label.-flat { padding: 0 1 0 0; }
     WizardStep .wizard-row Input { width: 1fr; }
     WizardStep .wizard-value { width: 1fr; height: auto; }
-    WizardStep .wizard-error { display: none; margin-left: 12; padding: 0 1; color: $text-error; }
+    WizardStep .wizard-error { display: none; margin-left: 14; padding: 0 1; color: $text-error; }
     WizardStep .wizard-error.-shown { display: block; }
-    WizardStep .wizard-note { height: auto; margin: 1 0 0 12; padding: 0 1; border-left: thick $warning; }
-    WizardStep .wizard-busy { height: 1; margin-left: 12; padding: 0 1; color: $text-muted; }
+    WizardStep .wizard-note { height: auto; margin: 1 0 0 14; padding: 0 1; border-left: thick $warning; }
+    WizardStep .wizard-busy { height: 1; margin-left: 14; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self) -> None:

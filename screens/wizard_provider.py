@@ -30,13 +30,14 @@ def unknown_text(detection: Detection) -> Content:
     """Why the picker is shown, and what picking does."""
     domain = detection.address.domain
     if detection.provider is not None:
-        return Content.from_markup("Choose the provider of [b]$domain[/b]:", domain=domain)
+        return Content.from_markup("Choose the provider of [b]$domain[/b] with ↑ ↓ and Enter:", domain=domain)
     reason = f" ({detection.mx_note}" + (
         f": {', '.join(detection.mx_hosts[:2])})" if detection.mx_hosts else ")"
     )
     return Content.from_markup(
         "Mailroom does not know the provider of [b]$domain[/b]$reason.\n"
-        "Choose it below. Once this mailbox is connected, $domain is remembered for the next account.",
+        "Choose it below with ↑ ↓ and Enter. Once this mailbox is connected, $domain is remembered for the "
+        "next account.",
         domain=domain,
         reason=reason if detection.mx_note else "",
     )
@@ -55,6 +56,7 @@ class ProviderStep(WizardStep[Detection | Back | None]):
     DEFAULT_CSS = """
     ProviderStep #detected, ProviderStep #picker { height: auto; }
     ProviderStep #unknown { margin: 1 0 0 0; }
+    ProviderStep #servers-row { margin-top: 1; }
     ProviderStep #provider-list { height: auto; max-height: 14; margin-bottom: 1; }
     """
 
@@ -77,7 +79,7 @@ class ProviderStep(WizardStep[Detection | Back | None]):
             yield OptionList(
                 *(Option(self._prompt(p), id=str(p.id)) for p in self.providers), id="provider-list"
             )
-        with Horizontal(classes="wizard-row"):
+        with Horizontal(classes="wizard-row", id="servers-row"):
             yield Label("Servers", classes="wizard-label -flat")
             yield Static(id="servers", classes="wizard-value", markup=False)
         with Horizontal(classes="buttons"):

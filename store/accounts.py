@@ -273,7 +273,8 @@ _ADVICE = {
 }
 
 
-def _classify(exc: NetError, imap_ok: bool) -> AuthorizeError:
+def classify(exc: NetError, imap_ok: bool) -> AuthorizeError:
+    """The AuthorizeError for a connection failure, titled by what failed (after IMAP worked, for SMTP)."""
     if exc.protocol == "SMTP" and imap_ok:
         title = _SMTP_AFTER_IMAP.get(
             exc.kind, f"IMAP ok, SMTP failed ({_TITLES.get(exc.kind, exc.kind).lower()})"
@@ -311,7 +312,7 @@ def authorize(
         cancel.check()
     except NetError as exc:
         log.info("authorization of %s at %s failed: %s %s", login, provider.name, exc.protocol, exc.kind)
-        raise _classify(exc, imap_ok) from None
+        raise classify(exc, imap_ok) from None
 
 
 def _logout(method: Callable[[], object]) -> None:

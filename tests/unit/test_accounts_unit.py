@@ -12,10 +12,10 @@ from store.accounts import (
     Cancelled,
     CancelToken,
     Detector,
-    _classify,
     app_password_hint,
     authorize,
     check_address,
+    classify,
     login_for,
     parse_dns_server,
     server_lines,
@@ -179,18 +179,18 @@ def test_cancelled_before_start_connects_nowhere(store) -> None:
 
 
 def test_failure_titles() -> None:
-    auth = _classify(
+    auth = classify(
         NetError("IMAP", "auth", "IMAP login for 'a' was refused: wrong password?"), imap_ok=False
     )
     assert auth.title == "Wrong password" and not auth.imap_ok
-    smtp = _classify(NetError("SMTP", "auth", "SMTP login for 'a' was refused (535)"), imap_ok=True)
+    smtp = classify(NetError("SMTP", "auth", "SMTP login for 'a' was refused (535)"), imap_ok=True)
     assert smtp.title == "IMAP ok, SMTP refused the login" and "may not be allowed to send" in smtp.detail
     assert (
-        _classify(NetError("SMTP", "refused", "x"), imap_ok=True).title
+        classify(NetError("SMTP", "refused", "x"), imap_ok=True).title
         == "IMAP ok, SMTP refused the connection"
     )
     assert (
-        _classify(NetError("SMTP", "tls", "x"), imap_ok=True).title
+        classify(NetError("SMTP", "tls", "x"), imap_ok=True).title
         == "IMAP ok, SMTP failed (tls connection failed)"
     )
     for kind, title in [
@@ -199,9 +199,9 @@ def test_failure_titles() -> None:
         ("cert", "TLS certificate not trusted"),
         ("refused", "Connection refused"),
     ]:
-        err = _classify(NetError("IMAP", kind, "x"), imap_ok=False)
+        err = classify(NetError("IMAP", kind, "x"), imap_ok=False)
         assert isinstance(err, AuthorizeError) and err.title == title and str(err).startswith(f"{title}: x")
-    assert "check the network connection" in _classify(NetError("IMAP", "dns", "x"), imap_ok=False).detail
+    assert "check the network connection" in classify(NetError("IMAP", "dns", "x"), imap_ok=False).detail
 
 
 def test_closed_port_is_refused_and_nothing_stored(store, admin, secrets) -> None:
