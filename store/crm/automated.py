@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from email.utils import parseaddr
 
 # Header fields the test reads (lower-case, as bytes, so the sync parser can ask for them).
 AUTOMATION_HEADERS = (b"from", b"auto-submitted", b"list-id", b"list-unsubscribe", b"precedence",
@@ -27,24 +26,39 @@ def is_automated_sender(address: str) -> bool:
     return bool(local) and bool(_ROBOT_LOCAL.match(local))
 
 
+_WANTED = frozenset(h.decode() for h in AUTOMATION_HEADERS)
+
+
 def _text(value: str | bytes) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
 
 
+def _sender(value: str) -> str:
+    """The address in a From field ("Name <a@b>" or a bare a@b), without a full parse."""
+    lt = value.rfind("<")
+    if lt >= 0:
+        gt = value.find(">", lt)
+        return value[lt + 1 : gt if gt > 0 else None].strip()
+    return next((word for word in value.split() if "@" in word), "")
+
+
 def is_automated(headers: Mapping[str, str] | Mapping[bytes, bytes]) -> bool:
     """Whether a message's header fields (any case, str or bytes) mark it as automated mail."""
-    fields = {_text(k).strip().lower(): _text(v).strip() for k, v in headers.items()}
+    fields: dict[str, str] = {}
+    for key, value in headers.items():
+        name = _text(key).strip().lower()
+        if name in _WANTED:
+            fields[name] = _text(value).strip()
+    if "list-id" in fields or "list-unsubscribe" in fields or "x-autoreply" in fields \
+            or "x-autorespond" in fields:
+        return True
     auto = fields.get("auto-submitted", "").lower()
     if auto and not auto.startswith("no"):
         return True
-    if "list-id" in fields or "list-unsubscribe" in fields:
-        return True
     if fields.get("precedence", "").lower() in _BULK_PRECEDENCE:
-        return True
-    if "x-autoreply" in fields or "x-autorespond" in fields:
         return True
     if fields.get("return-path", "x").replace(" ", "") == "<>":  # the null sender of bounces
         return True
-    return is_automated_sender(parseaddr(fields.get("from", ""))[1])
+    return is_automated_sender(_sender(fields.get("from", "")))

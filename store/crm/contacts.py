@@ -16,7 +16,7 @@ from store.crm.drafts import ContactDraft, clean_address, phone_digits
 from store.crm.tables import companies, company_domains, contact_emails, contact_phones, contacts
 from store.errors import Conflict, Invalid, NotFound
 from store.identity import Actor
-from store.schema import mailboxes, message_addresses, message_locations, messages
+from store.schema import mailboxes, message_addresses, messages
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,11 @@ class Contacts:
     def add(self, actor: Actor, draft: ContactDraft) -> Contact:
         """Store a new contact; without a company, one whose domain matches the first address is taken."""
         with db.write(self._engine) as conn:
-            cid = self._insert(conn, draft)
+            cid = self.insert(conn, draft)
             return self.load(conn, [cid])[0]
 
-    def _insert(self, conn: Connection, draft: ContactDraft) -> int:
+    def insert(self, conn: Connection, draft: ContactDraft) -> int:
+        """Create a contact from a draft in the caller's transaction; returns its id."""
         now = self._clock()
         cid = conn.execute(insert(contacts).values(
             name=draft.name, job_title=draft.job_title, company_id=self._company_of(conn, draft),
@@ -255,14 +256,14 @@ class Contacts:
         Without *address* the sender is taken (or, for mail the user sent, the first recipient).
         Automated mail and no-reply senders never make a contact.
         """
+        from store.crm.linking import held_in
         from store.rights import mailbox_ids_with
 
         with db.write(self._engine) as conn:
             visible = mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
             row = conn.execute(select(messages.c.is_automated).where(
                 messages.c.id == message_id,
-                messages.c.id.in_(select(message_locations.c.message_id)
-                                  .where(message_locations.c.mailbox_id.in_(sorted(visible)))))).first()
+                held_in(messages.c.id, visible))).first()
             if row is None:
                 raise NotFound(f"No message {message_id}.")
             if row[0]:
@@ -288,5 +289,5 @@ class Contacts:
                 raise Invalid({"address": f"{address} is an automated sender; it never makes a contact"})
             name = next((n for n in names if n), "") or address.partition("@")[0]
             draft = ContactDraft.parse(name=name[:256], emails=(address,))
-            cid = self._insert(conn, draft)
+            cid = self.insert(conn, draft)
             return self.load(conn, [cid])[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -42,7 +43,7 @@ class Draft(BaseModel):
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid")
 
     @classmethod
-    def parse(cls, **values: object) -> Draft:
+    def parse(cls, **values: object) -> Self:
         """Validate *values*, raising Invalid with one message per field."""
         try:
             return cls(**values)

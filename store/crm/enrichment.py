@@ -19,11 +19,12 @@ from store.crm.companies import Companies, name_key
 from store.crm.contacts import Contact, Contacts
 from store.crm.domains import domain_of
 from store.crm.drafts import phone_digits
+from store.crm.linking import held_in
 from store.crm.signatures import extract
 from store.crm.tables import companies, company_domains, contact_phones, contacts, enrichment_proposals
 from store.errors import Invalid, NotFound
 from store.identity import Actor
-from store.schema import message_addresses, message_locations, messages
+from store.schema import message_addresses, messages
 
 if TYPE_CHECKING:
     from store.mailboxes import Mailboxes
@@ -97,8 +98,7 @@ class Enrichment:
                        message_addresses.c.kind == "from", message_addresses.c.address.in_(contact.emails))),
                    messages.c.is_automated.is_(False),
                    messages.c.body_loaded.is_(True),
-                   messages.c.id.in_(select(message_locations.c.message_id)
-                                     .where(message_locations.c.mailbox_id.in_(readable))))
+                   held_in(messages.c.id, readable))
             .order_by(messages.c.sent_at.desc()).limit(recent)).all()
         domains = {domain_of(a) for a in contact.emails}
         known_companies = list(conn.execute(
@@ -137,8 +137,7 @@ class Enrichment:
         q = (select(p.c.id, p.c.contact_id, contacts.c.name, p.c.field, p.c.value, p.c.message_id, p.c.state,
                     p.c.created_at)
              .join(contacts, contacts.c.id == p.c.contact_id)
-             .where(p.c.message_id.in_(select(message_locations.c.message_id)
-                                       .where(message_locations.c.mailbox_id.in_(readable)))))
+             .where(held_in(p.c.message_id, readable)))
         if contact_id is not None:
             q = q.where(p.c.contact_id == contact_id)
         if state is not None:

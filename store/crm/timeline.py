@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from store.mailboxes import Mailboxes
 
 Direction = Literal["in", "out"]
+PAGE = 200  # messages per timeline page
+CHUNK = 500  # ids per IN (...) list
+WEEK_SECONDS = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class TimelineItem:
 
 @dataclass(frozen=True)
 class TimelineThread:
-    """A conversation on a timeline: its messages newest first."""
+    """A conversation on a timeline: its messages on this page, newest first."""
 
     subject: str
     last_at: datetime
@@ -57,14 +60,15 @@ class WeekVolume:
 
 @dataclass(frozen=True)
 class TimelineView:
-    """What a record's Timeline tab shows: threads newest first and mail volume per week."""
+    """What a record's Timeline tab shows: a page of threads newest first and mail volume per week."""
 
     kind: Literal["contact", "company"]
     record_id: int
     title: str
     threads: tuple[TimelineThread, ...]
     weekly: tuple[WeekVolume, ...]
-    messages: int
+    messages: int  # all shown messages, not only this page's
+    next_before: tuple[datetime, int] | None = None  # pass as `before` for the next, older page
 
 
 def _week(day: date) -> date:
@@ -100,10 +104,12 @@ class Timelines:
         self._mailboxes = mailboxes_
 
     def open(self, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
-             weeks: int = 26) -> TimelineView:
-        """The timeline of one contact or one company; *weeks* of volume end with the current week."""
+             weeks: int = 26, limit: int = PAGE, before: tuple[datetime, int] | None = None) -> TimelineView:
+        """The timeline of one contact or one company: its newest *limit* messages (older than *before*,
+        a view's `next_before`, when paging) grouped by thread, and *weeks* of volume up to this week."""
         if (contact_id is None) == (company_id is None):
             raise Invalid({"": "a timeline is of one contact or one company"})
+        weeks, limit = max(weeks, 1), max(limit, 1)
         readable = sorted(self._mailboxes.readable_ids(actor))
         with db.read(self._engine) as conn:
             if contact_id is not None:
@@ -118,30 +124,59 @@ class Timelines:
             if title is None:
                 raise NotFound(f"No {kind} {record_id}.")
             boxes = {i: e for i, e in conn.execute(select(mailboxes.c.id, mailboxes.c.email))}
-            rows = conn.execute(
-                select(messages.c.id, messages.c.sent_at, messages.c.subject, messages.c.from_address,
-                       messages.c.from_name, messages.c.header_message_id, messages.c.in_reply_to,
-                       messages.c.reference_ids, messages.c.is_automated, message_locations.c.mailbox_id)
-                .join(message_locations, message_locations.c.message_id == messages.c.id)
-                .where(messages.c.id.in_(linked.scalar_subquery()),
-                       message_locations.c.mailbox_id.in_(readable))
-            ).all() if readable else []
+            # One pass over the linked messages' locations in readable mailboxes: the address and domain
+            # indexes drive it, and "+ 0" keeps SQLite from walking every location of those mailboxes.
+            sent: dict[int, int] = {}
+            holders: dict[int, list[int]] = {}
+            for mid, box_id, ts in conn.execute(
+                    select(message_locations.c.message_id, message_locations.c.mailbox_id,
+                           message_locations.c.sent_at)
+                    .where(message_locations.c.message_id.in_(linked.scalar_subquery()),
+                           (message_locations.c.mailbox_id + 0).in_(readable))).all() if readable else ():
+                sent[mid] = ts
+                holders.setdefault(mid, []).append(box_id)
+            order = sorted(((ts, mid) for mid, ts in sent.items()), reverse=True)
+            if before is not None:
+                cursor = (int(before[0].timestamp()), before[1])
+                order = [key for key in order if key < cursor]
+            page, more = [mid for _ts, mid in order[:limit]], len(order) > limit
+            origin = int(datetime.combine(self._first_week(weeks), datetime.min.time(), UTC).timestamp())
+            end = origin + weeks * WEEK_SECONDS
+            charted = [m for m in sent if origin <= sent[m] < end]
+            details = {}
+            wanted = sorted(set(page) | set(charted))
+            for i in range(0, len(wanted), CHUNK):
+                for row in conn.execute(
+                        select(messages.c.id, messages.c.sent_at, messages.c.subject, messages.c.from_address,
+                               messages.c.from_name, messages.c.header_message_id, messages.c.in_reply_to,
+                               messages.c.reference_ids, messages.c.is_automated)
+                        .where(messages.c.id.in_(wanted[i : i + CHUNK]))).all():
+                    details[row[0]] = row
         own = set(boxes.values())
-        items: dict[int, tuple[TimelineItem, tuple[str, ...]]] = {}
-        for mid, sent, subject, sender, sender_name, hid, irt, refs, automated, box_id in rows:
-            seen = items.get(mid)
-            if seen is not None and (seen[0].mailbox == sender or (boxes[box_id] != sender
-                                                                   and boxes[box_id] >= seen[0].mailbox)):
-                continue  # one item per message: from the sender's mailbox, else the first by address
+        entries = []
+        for mid in page:
+            _mid, ts, subject, sender, sender_name, hid, irt, refs, automated = details[mid]
+            # shown from the sender's mailbox when the user may read it, else the first by address
+            box_id = min(holders[mid], key=lambda b: (boxes[b] != sender, boxes[b]))
             item = TimelineItem(mid, "out" if sender in own else "in", box_id, boxes[box_id],
-                                datetime.fromtimestamp(sent, UTC), subject, sender, sender_name,
+                                datetime.fromtimestamp(ts, UTC), subject, sender, sender_name,
                                 bool(automated))
-            items[mid] = (item, tuple(x for x in (hid, irt, *refs.split()) if x))
-        return TimelineView(kind, record_id, title, self._threads(items.values()),
-                            self._weekly(items.values(), weeks), len(items))
+            entries.append((item, tuple(x for x in (hid, irt, *refs.split()) if x)))
+        counts = [[0, 0] for _ in range(weeks)]
+        for mid in charted:
+            counts[(sent[mid] - origin) // WEEK_SECONDS][details[mid][3] in own] += 1
+        first = self._first_week(weeks)
+        weekly = tuple(WeekVolume(first + timedelta(weeks=n), n_in, n_out)
+                       for n, (n_in, n_out) in enumerate(counts))
+        last = entries[-1][0] if more and entries else None
+        return TimelineView(kind, record_id, title, self._threads(entries), weekly, len(sent),
+                            (last.sent_at, last.message_id) if last else None)
+
+    def _first_week(self, weeks: int) -> date:
+        return _week(self._clock().astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
 
     @staticmethod
-    def _threads(entries) -> tuple[TimelineThread, ...]:  # noqa: ANN001 - (item, ids) pairs
+    def _threads(entries: list[tuple[TimelineItem, tuple[str, ...]]]) -> tuple[TimelineThread, ...]:
         groups = _Threads()
         for item, ids in entries:
             key = f"\0{item.message_id}"
@@ -157,13 +192,3 @@ class Timelines:
             threads.append(TimelineThread(members[-1].subject, members[0].sent_at, tuple(members)))
         threads.sort(key=lambda t: (t.last_at, t.items[0].message_id), reverse=True)
         return tuple(threads)
-
-    def _weekly(self, entries, weeks: int) -> tuple[WeekVolume, ...]:  # noqa: ANN001
-        last = _week(self._clock().astimezone(UTC).date())
-        first = last - timedelta(weeks=max(weeks, 1) - 1)
-        counts: dict[date, list[int]] = {first + timedelta(weeks=n): [0, 0] for n in range(max(weeks, 1))}
-        for item, _ids in entries:
-            slot = counts.get(_week(item.sent_at.date()))
-            if slot is not None:
-                slot[item.direction == "out"] += 1
-        return tuple(WeekVolume(week, n_in, n_out) for week, (n_in, n_out) in counts.items())

@@ -13,6 +13,7 @@ from store.clock import Clock
 from store.crm.automated import is_automated_sender
 from store.crm.contacts import Contact, Contacts
 from store.crm.drafts import ContactDraft, clean_address
+from store.crm.linking import held_in
 from store.crm.tables import contact_emails, ignored_addresses
 from store.errors import Conflict, Invalid, NotFound
 from store.identity import Actor
@@ -90,8 +91,7 @@ class Unmatched:
             .join(messages, messages.c.id == message_addresses.c.message_id)
             .where(message_addresses.c.address.in_(addresses), message_addresses.c.name != "",
                    messages.c.is_automated.is_(False),
-                   message_addresses.c.message_id.in_(select(message_locations.c.message_id)
-                                                      .where(message_locations.c.mailbox_id.in_(readable))))
+                   held_in(message_addresses.c.message_id, readable))
             .order_by(messages.c.sent_at.desc()))
         names: dict[str, str] = {}
         for address, name in rows:
@@ -117,7 +117,7 @@ class Unmatched:
         with db.write(self._engine) as conn:
             address = self._check(conn, address, readable)
             name = name or self._names(conn, [address], readable).get(address) or address.partition("@")[0]
-            cid = self._contacts._insert(conn, ContactDraft.parse(name=name[:256], emails=(address,)))
+            cid = self._contacts.insert(conn, ContactDraft.parse(name=name[:256], emails=(address,)))
             return Contacts.load(conn, [cid])[0]
 
     def link(self, actor: Actor, address: str, contact_id: int) -> Contact:

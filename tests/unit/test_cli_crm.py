@@ -42,8 +42,9 @@ def _mail(db: Path) -> dict[str, int]:
                                                     datetime(2026, 11, 20, tzinfo=UTC), body=SIGNED,
                                                     message_id="offer@acme.com")),
             "to_ann": deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Re: Offer",
-                                                  datetime(2026, 11, 21, tzinfo=UTC), in_reply_to="offer@acme.com",
-                                                  references="offer@acme.com"), folder="Sent"),
+                                                  datetime(2026, 11, 21, tzinfo=UTC),
+                                                  in_reply_to="offer@acme.com", references="offer@acme.com"),
+                              folder="Sent"),
             "raj": deliver(store, box, message("Raj Patel <raj@partner.example>", "alice@ourco.example")),
         }
     finally:
@@ -56,7 +57,8 @@ def test_company_and_contact_add_list_show(capsys, db: Path) -> None:
     code, out, _ = run(capsys, db, "contact", "add", "--name", "Ann Lee", "--email", "ann@acme.com",
                        "--email", "ann@home.example", "--phone", "+44 7700 900123")
     assert code == 0 and out.strip() == "Added contact 1: Ann Lee (Acme Ltd)"
-    code, out, err = run(capsys, db, "contact", "add", "--name", "Bo", "--email", "bo@x.org", "--company", "Initech")
+    code, out, err = run(capsys, db, "contact", "add", "--name", "Bo", "--email", "bo@x.org",
+                         "--company", "Initech")
     assert code == 0 and "New company: Initech" in err
     code, out, _ = run(capsys, db, "contact", "list")
     assert out.splitlines()[0].split() == ["ID", "NAME", "EMAIL", "COMPANY", "TITLE"]
@@ -93,7 +95,9 @@ def test_timeline_review_and_unmatched(capsys, db: Path) -> None:
         (ids["to_ann"], "out"), (ids["from_ann"], "in")]
     assert len(view["weekly"]) == 2 and set(view["weekly"][0]) == {"week", "in", "out"}
     code, out, _ = run(capsys, db, "timeline", "Acme")
-    assert code == 0 and out.startswith("Timeline of Acme (company): 2 messages in 1 threads")
+    assert code == 0 and out.startswith("Timeline of Acme (company): 2 messages\n")
+    code, out, _ = run(capsys, db, "timeline", "Acme", "--limit", "1")
+    assert out.startswith("Timeline of Acme (company): 2 messages, newest 1 shown")
     assert "→ out alice@ourco.example" in out and "Mail per week" in out
     code, out, _ = run(capsys, db, "contact", "review", "ann@acme.com", "--json")
     proposals = {p["field"]: p for p in json.loads(out)}

@@ -95,3 +95,24 @@ def test_a_timeline_is_of_one_record(store, admin, setup) -> None:
         store.crm.timelines.open(admin)
     with pytest.raises(NotFound):
         store.crm.timelines.open(admin, contact_id=9999)
+
+
+def test_pages_go_back_in_time_and_counts_cover_everything(store, admin, setup) -> None:
+    alice = store.identity.actor("alice")
+    box = setup["alice_box"]
+    ids = [deliver(store, box, message("ann@acme.com", "alice@ourco.example", f"Note {n}", _at(23, n)))
+           for n in range(5)]
+    ids.append(deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Answer", _at(24)),
+                       folder="Sent"))
+    seen: list[int] = []
+    view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2)
+    while True:
+        seen += [i.message_id for t in view.threads for i in t.items]
+        assert view.messages == 7
+        assert [(str(w.week), w.incoming, w.outgoing) for w in view.weekly] == [
+            ("2026-11-16", 0, 0), ("2026-11-23", 5, 1)]
+        if view.next_before is None:
+            break
+        view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2,
+                                        before=view.next_before)
+    assert seen == [ids[5], *reversed(ids[:5]), setup["to_alice"]]

@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("record", metavar="CONTACT_OR_COMPANY",
                    help="an address, a domain, a name, or contact:ID / company:ID")
     p.add_argument("--weeks", type=int, default=12, help="weeks of the volume chart (default 12)")
-    p.add_argument("--threads", type=int, default=0, help="show at most this many threads (default all)")
+    p.add_argument("--limit", type=int, default=200, help="newest messages to show (default 200)")
     add_json_flag(p)
 
 
@@ -318,16 +318,20 @@ def _timeline(ctx: Context) -> None:
     crm, a = ctx.store.crm, ctx.args
     record = crm.resolve(ctx.actor, a.record)
     key = "contact_id" if record.kind == "contact" else "company_id"
-    view = crm.timelines.open(ctx.actor, weeks=max(a.weeks, 1), **{key: record.id})
-    threads = view.threads[: a.threads] if a.threads > 0 else view.threads
+    view = crm.timelines.open(ctx.actor, weeks=max(a.weeks, 1), limit=max(a.limit, 1), **{key: record.id})
+    threads = view.threads
     if a.json:
         _dump({"kind": view.kind, "id": view.record_id, "name": view.title, "messages": view.messages,
                "threads": [{"subject": t.subject, "last_at": t.last_at.isoformat(),
                             "items": [{**i.__dict__, "sent_at": i.sent_at.isoformat()} for i in t.items]}
                            for t in threads],
-               "weekly": [{"week": str(w.week), "in": w.incoming, "out": w.outgoing} for w in view.weekly]})
+               "weekly": [{"week": str(w.week), "in": w.incoming, "out": w.outgoing} for w in view.weekly],
+               "next_before": ([view.next_before[0].isoformat(), view.next_before[1]]
+                               if view.next_before else None)})
         return
-    print(f"Timeline of {view.title} ({view.kind}): {view.messages} messages in {len(view.threads)} threads")
+    shown = sum(len(t.items) for t in threads)
+    print(f"Timeline of {view.title} ({view.kind}): {view.messages} messages"
+          + (f", newest {shown} shown" if shown < view.messages else ""))
     for t in threads:
         print()
         print(f"{t.subject or '(no subject)'}")
