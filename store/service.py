@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 import store.crm.tables  # noqa: F401 - the CRM's tables join the metadata before anything reads it
+import store.schema_outbox  # noqa: F401 - the outbox table joins the metadata
 from store import migrate
 from store.clock import Clock, utc_now
 from store.db import make_engine
@@ -21,6 +22,7 @@ from store.system import SystemSettings
 
 if TYPE_CHECKING:
     from store.crm.service import Crm
+    from store.outbox import Outbox
     from store.sync.engine import SyncService
     from store.sync.messages import Messages
 
@@ -65,6 +67,13 @@ class Store:
         from store.crm.service import Crm
 
         return Crm(self.engine, self.clock, self.mailboxes)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Messages to send: queued, delivered, failed (store/outbox.py)."""
+        from store.outbox import Outbox
+
+        return Outbox(self)
 
     def close(self) -> None:
         """Release the database connections."""

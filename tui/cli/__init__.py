@@ -12,6 +12,7 @@ from tui.cli.common import CliError, Context
 COMMAND_MODULES = [
     "tui.cli.config", "tui.cli.admin", "tui.cli.directories", "tui.cli.mailbox", "tui.cli.sync",
     "tui.cli.messages", "tui.cli.crm",
+    "tui.cli.send",
 ]
 
 

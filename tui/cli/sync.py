@@ -59,15 +59,22 @@ def _sync(ctx: Context) -> int:
         file=sys.stderr,
         flush=True,
     )
+    from tui.cli.send import start_delivery
+
+    delivery = start_delivery(ctx)  # the outbox is delivered while the scheduler loads mail
     scheduler.run()
+    delivery.stop()
+    delivery.join(60)
     return 0
 
 
 def _once(ctx: Context) -> int:
     from store.sync.engine import NEEDS_ATTENTION, mailbox_by_email
     from store.sync.scheduler import describe
+    from tui.cli.send import report_drain
 
     store, args = ctx.store, ctx.args
+    report_drain(store.outbox.drain(ctx.secrets))  # first, so this sync already loads the Sent copies
     if args.mailbox:
         boxes = [mailbox_by_email(store, args.mailbox)]
     else:

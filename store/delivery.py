@@ -1,0 +1,490 @@
+"""Delivering the outbox: SMTP with the mailbox's provider settings, retries with backoff, the Sent copy.
+
+Every message goes out at most once and is never dropped silently. One drain runs at a time across
+processes (a lock file the kernel releases when a process dies), so an item found in `sending` under the
+lock belongs to a run that died: before DATA nothing was handed over and it is queued again; after DATA it
+may have been delivered, so it becomes `check` and the user decides (docs/sending.md).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, select, update
+
+from store import db
+from store.errors import StoreError
+from store.schema import principals
+from store.schema_outbox import outbox
+
+if TYPE_CHECKING:
+    from store.mailboxes import Mailbox
+    from store.secrets import Secret, SecretStore
+    from store.service import Store
+
+log = logging.getLogger("mailroom.delivery")
+BACKOFF = (60, 120, 300, 600, 1800)  # seconds before the 1st, 2nd, … retry after a temporary failure
+GIVE_UP_AFTER = timedelta(days=3)  # a message still not accepted after this fails with the last reason
+COPY_RETRY = timedelta(minutes=5)  # between attempts to save a Sent copy
+DEFAULT_TIMEOUT = 30.0
+NEEDS_ATTENTION = "needs_attention"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one drain did with one outbox item."""
+
+    item_id: int
+    mailbox: str
+    state: str  # queued | sent | failed | check
+    detail: str = ""
+    copy_done: bool = False
+
+
+@dataclass
+class DrainReport:
+    """Everything one drain did; *busy* when another process was delivering and this one did nothing."""
+
+    results: list[SendResult] = field(default_factory=list)
+    copies: list[SendResult] = field(default_factory=list)
+    recovered: list[SendResult] = field(default_factory=list)
+    busy: bool = False
+
+
+class Failure(Exception):
+    """A delivery attempt that did not end in 250, classified: temporary, permanent, auth or uncertain."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind, self.text = kind, text
+
+
+class OutboxLock:
+    """One delivering process at a time: an fcntl lock beside the database, freed by the kernel on death."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(f"{db_path.name}.outbox.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock at once, or return False when another run holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Give the lock up."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _reply_text(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def classify(exc: BaseException) -> Failure:
+    """Sort a failure: 4xx, network trouble and timeouts are temporary; 5xx and refused recipients are
+    permanent (with the server's words); a refused login is auth; anything else is permanent."""
+    from store.errors import Invalid, NotFound
+    from store.net import NetError
+
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        parts = [f"{rcpt}: {_reply_text(code, msg)}" for rcpt, (code, msg) in exc.recipients.items()]
+        permanent = any(code >= 500 for code, _ in exc.recipients.values())
+        return Failure("permanent" if permanent else "temporary", "Recipient refused: " + "; ".join(parts))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = _reply_text(exc.smtp_code, exc.smtp_error)
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return Failure("auth", f"SMTP login refused: {text}")
+        if 400 <= exc.smtp_code < 500 or exc.smtp_code < 200:
+            return Failure("temporary", f"The server said: {text}")
+        return Failure("permanent", f"The server refused the message: {text}")
+    if isinstance(exc, NetError):
+        if exc.kind == "auth":
+            return Failure("auth", str(exc))
+        if exc.kind in ("cert", "starttls"):
+            return Failure("permanent", str(exc))
+        return Failure("temporary", str(exc))
+    if isinstance(exc, Invalid | NotFound):
+        return Failure("auth", str(exc))
+    if isinstance(
+        exc,
+        smtplib.SMTPServerDisconnected
+        | socket.timeout
+        | TimeoutError
+        | ConnectionError
+        | ssl.SSLError
+        | OSError,
+    ):
+        return Failure("temporary", f"Connection to the SMTP server lost: {type(exc).__name__}: {exc}")
+    if isinstance(exc, StoreError):
+        return Failure("permanent", str(exc))
+    return Failure("permanent", f"{type(exc).__name__}: {exc}")
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the *attempts*-th failed attempt."""
+    return timedelta(seconds=BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1])
+
+
+_DOT = re.compile(rb"(?m)^\.")
+
+
+class Delivery:
+    """One drain of the outbox over the store; the CLI, `mailroom sync` and the app's worker call it alike."""
+
+    def __init__(self, store: Store, secrets: SecretStore, timeout: float | None = None) -> None:
+        self._store = store
+        self._engine = store.engine
+        self._secrets = secrets
+        self._timeout = timeout or DEFAULT_TIMEOUT
+
+    def drain(self, now: datetime | None = None, only: set[int] | None = None) -> DrainReport:
+        """Send every due item (or those in *only*), then save pending Sent copies."""
+        now = (now or self._store.clock()).astimezone(UTC)
+        lock = OutboxLock(self._store.path)
+        if not lock.acquire():
+            return DrainReport(busy=True)
+        try:
+            report = DrainReport(recovered=self._recover())
+            for box_id, ids in self._due(now, only).items():
+                report.results += self._send_mailbox(box_id, ids, now)
+            for box_id, ids in self._due_copies(now, only).items():
+                report.copies += self._copy_mailbox(box_id, ids, now)
+            self._store.outbox.prune(now)
+            return report
+        finally:
+            lock.release()
+
+    # -- the state machine, each step committed ----------------------------------------------------
+
+    def _set(self, item_id: int, **values: Any) -> None:
+        with db.write(self._engine) as conn:
+            conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+
+    def _recover(self) -> list[SendResult]:
+        """Items left in `sending` by a run that died (this run holds the lock, so no live run owns them)."""
+        out = []
+        with db.write(self._engine) as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.envelope_from, outbox.c.data_started_at).where(
+                    outbox.c.state == "sending"
+                )
+            ).all()
+            for item_id, sender, data_started in rows:
+                if data_started is None:
+                    values = dict(
+                        state="queued",
+                        last_error="Interrupted before the server received the message; "
+                        "it will be sent again.",
+                        error_kind="temporary",
+                    )
+                else:
+                    values = dict(
+                        state="check",
+                        error_kind="uncertain",
+                        last_error="Mailroom stopped while the server was receiving this message, so it "
+                        "may have been delivered. Check with a recipient or your Sent folder, "
+                        "then retry it or drop it.",
+                    )
+                conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+                out.append(SendResult(item_id, sender, values["state"], values["last_error"]))
+        return out
+
+    def _due(self, now: datetime, only: set[int] | None) -> dict[int, list[int]]:
+        cond = [
+            outbox.c.state == "queued",
+            or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+        ]
+        if only is not None:
+            cond.append(outbox.c.id.in_(sorted(only)))
+        return self._grouped(and_(*cond))
+
+    def _due_copies(self, now: datetime, only: set[int] | None) -> dict[int, list[int]]:
+        cond = [
+            outbox.c.state == "sent",
+            outbox.c.copy_done.is_(False),
+            or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+        ]
+        if only is not None:
+            cond.append(outbox.c.id.in_(sorted(only)))
+        return self._grouped(and_(*cond))
+
+    def _grouped(self, where) -> dict[int, list[int]]:  # noqa: ANN001 - a SQLAlchemy clause
+        out: dict[int, list[int]] = {}
+        with db.read(self._engine) as conn:
+            for item_id, box_id in conn.execute(
+                select(outbox.c.id, outbox.c.mailbox_id)
+                .where(where)
+                .order_by(outbox.c.created_at, outbox.c.id)
+            ):
+                out.setdefault(box_id, []).append(item_id)
+        return out
+
+    def _row(self, item_id: int) -> dict[str, Any] | None:
+        with db.read(self._engine) as conn:
+            r = (
+                conn.execute(
+                    select(outbox, principals.c.name.label("user_name"))
+                    .join(principals, principals.c.id == outbox.c.user_id)
+                    .where(outbox.c.id == item_id)
+                )
+                .mappings()
+                .first()
+            )
+            return dict(r) if r else None
+
+    def _mailbox(self, box_id: int) -> Mailbox | None:
+        return next((b for b in self._store.mailboxes.all_for_sync() if b.id == box_id), None)
+
+    def _may_send(self, row: dict[str, Any], box: Mailbox) -> str:
+        """'' when the user who queued the item may still send from the mailbox, else why not."""
+        from store.rights import mailbox_ids_with
+
+        if not box.send_enabled:
+            return f"Sending is turned off for {box.email}."
+        actor = self._store.identity.actor(row["user_name"])
+        with db.read(self._engine) as conn:
+            if box.id not in mailbox_ids_with(conn, actor, "send"):
+                return f"{row['user_name']} may no longer send from {box.email}."
+        return ""
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def _send_mailbox(self, box_id: int, ids: list[int], now: datetime) -> list[SendResult]:
+        box = self._mailbox(box_id)
+        if box is None:
+            return []
+        results: list[SendResult] = []
+        smtp: smtplib.SMTP | None = None
+        try:
+            for n, item_id in enumerate(ids):
+                row = self._row(item_id)
+                if row is None or row["state"] != "queued":
+                    continue  # dropped or changed meanwhile
+                why_not = self._may_send(row, box)
+                if why_not:
+                    results.append(self._failed(row, box, Failure("permanent", why_not), now))
+                    continue
+                row["attempts"] += 1
+                self._set(item_id, state="sending", attempts=row["attempts"], data_started_at=None)
+                if smtp is None:
+                    try:
+                        smtp = self._login(box)
+                    except Exception as exc:  # noqa: BLE001 - unreachable or refused: every item waits alike
+                        failure = classify(exc)
+                        results.append(self._failed(row, box, failure, now))
+                        results += self._fail_rest(ids[n + 1 :], box, failure, now)
+                        break
+                try:
+                    self._transmit(smtp, row, now)
+                except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+                    results.append(self._failed(row, box, classify(exc), now))
+                    if not isinstance(exc, smtplib.SMTPResponseException):  # the session itself is broken
+                        _quit(smtp)
+                        smtp = None
+                    continue
+                self._set(
+                    item_id, state="sent", sent_at=now, last_error="", error_kind="", next_attempt_at=now
+                )
+                results.append(SendResult(item_id, box.email, "sent", "accepted by the server"))
+        finally:
+            _quit(smtp)
+        return results
+
+    def _login(self, box: Mailbox) -> smtplib.SMTP:
+        from store.net import Endpoint, smtp_login
+
+        secret: Secret = self._store.mailboxes.credentials(box, self._secrets)
+        provider = self._store.providers.get(box.provider_id)
+        return smtp_login(Endpoint.smtp_of(provider), box.login, secret, timeout=self._timeout)
+
+    def _transmit(self, smtp: smtplib.SMTP, row: dict[str, Any], now: datetime) -> None:
+        """MAIL, every RCPT (one refused recipient stops the whole message), DATA; `data_started_at` is
+        committed once the server said 354, so a crash after it is known to be uncertain."""
+        raw: bytes = row["raw"]
+        sender = row["envelope_from"]
+        options = [f"SIZE={len(raw)}"] if smtp.has_extn("size") else []
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            _rset(smtp)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for rcpt in json.loads(row["recipients"]):
+            code, reply = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, reply)
+        if refused:
+            _rset(smtp)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, reply = smtp.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self._set(row["id"], data_started_at=now)
+        try:
+            payload = _DOT.sub(b"..", raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+            smtp.send(payload + b".\r\n")
+            code, reply = smtp.getreply()
+        except Exception as exc:  # noqa: BLE001 - the server may or may not have taken it
+            raise Failure(
+                "uncertain",
+                f"The connection broke while the server was receiving the message "
+                f"({type(exc).__name__}: {exc}); it may have been delivered. Check, then "
+                "retry or drop it.",
+            ) from exc
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _failed(self, row: dict[str, Any], box: Mailbox, failure: Failure, now: datetime) -> SendResult:
+        """Record a failed attempt: temporary → queued with backoff (failed after GIVE_UP_AFTER); permanent
+        and auth → failed (auth also marks the mailbox); uncertain → check."""
+        created = (
+            row["created_at"].replace(tzinfo=UTC) if row["created_at"].tzinfo is None else row["created_at"]
+        )
+        kind, text = failure.kind, failure.text
+        if kind == "temporary" and now - created > GIVE_UP_AFTER:
+            kind, text = "permanent", f"Gave up after {row['attempts']} attempts: {text}"
+        if kind == "temporary":
+            state, due = "queued", now + backoff(row["attempts"])
+        elif kind == "uncertain":
+            state, due = "check", None
+        else:
+            state, due = "failed", None
+        if kind == "auth":
+            self._store.mailboxes.set_status(box.id, NEEDS_ATTENTION, text)
+        log.warning("outbox item %s from %s: %s (%s)", row["id"], box.email, state, text)
+        values: dict[str, Any] = dict(state=state, last_error=text, error_kind=kind, next_attempt_at=due)
+        if state != "check":
+            values["data_started_at"] = None
+        self._set(row["id"], **values)
+        return SendResult(row["id"], box.email, state, text)
+
+    def _fail_rest(self, ids: list[int], box: Mailbox, failure: Failure, now: datetime) -> list[SendResult]:
+        """The server could not be reached or refused the login: the other due items of the mailbox share
+        the reason (each counted as an attempt)."""
+        out = []
+        for item_id in ids:
+            row = self._row(item_id)
+            if row is None or row["state"] != "queued":
+                continue
+            row["attempts"] += 1
+            self._set(item_id, attempts=row["attempts"])
+            out.append(self._failed(row, box, failure, now))
+        return out
+
+    # -- the Sent copy -----------------------------------------------------------------------------
+
+    def _copy_mailbox(self, box_id: int, ids: list[int], now: datetime) -> list[SendResult]:
+        from store.sent_copy import SentFolder
+
+        box = self._mailbox(box_id)
+        if box is None:
+            return []
+        out: list[SendResult] = []
+        folder: SentFolder | None = None
+        try:
+            for item_id in ids:
+                row = self._row(item_id)
+                if row is None or row["copy_done"]:
+                    continue
+                try:
+                    if folder is None:
+                        folder = SentFolder.open(self._store, box, self._secrets, self._timeout)
+                    folder.save(row["bcc_header"] + row["raw"], row["message_id"], row["sent_at"] or now)
+                except Exception as exc:  # noqa: BLE001 - the message is sent; the copy is retried later
+                    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreError) else str(exc)
+                    self._set(item_id, copy_error=text, next_attempt_at=now + COPY_RETRY)
+                    out.append(SendResult(item_id, box.email, "sent", text, copy_done=False))
+                    if folder is not None:
+                        folder.close()
+                    folder = None
+                    continue
+                self._set(item_id, copy_done=True, copy_error="", next_attempt_at=None)
+                out.append(SendResult(item_id, box.email, "sent", "copy saved in Sent", copy_done=True))
+        finally:
+            if folder is not None:
+                folder.close()
+        return out
+
+
+def _rset(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.rset()
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
+def _quit(smtp: smtplib.SMTP | None) -> None:
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+class DeliveryLoop(threading.Thread):
+    """Drains the outbox whenever something is due (at least every *interval* seconds) until `stop()`;
+    `mailroom sync` and the app run one, and `wake()` after queueing sends at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretStore,
+        on_report: Callable[[DrainReport], None] | None = None,
+        interval: float = 60.0,
+    ) -> None:
+        super().__init__(name="outbox-delivery", daemon=True)
+        self.store, self.secrets, self.on_report, self.interval = store, secrets, on_report, interval
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                report = self.store.outbox.drain(self.secrets)
+                if self.on_report is not None and (report.results or report.copies or report.recovered):
+                    self.on_report(report)
+            except Exception:  # noqa: BLE001 - a broken run must not end the loop; the next one retries
+                log.exception("outbox delivery run failed")
+            self._wake.wait(self._delay())
+            self._wake.clear()
+
+    def _delay(self) -> float:
+        due = self.store.outbox.next_due()
+        if due is None:
+            return self.interval
+        wait = (due - self.store.clock().astimezone(UTC)).total_seconds()
+        return min(self.interval, max(1.0, wait))
+
+    def wake(self) -> None:
+        """Deliver now (e.g. right after `Outbox.queue`)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the loop after the current drain."""
+        self._stopping.set()
+        self._wake.set()
