@@ -119,7 +119,12 @@ def load_bodies(run: Run) -> None:
                 while upcoming is not None and lane.pending < 2:
                     row = rows[upcoming[0].folder_id]
                     lane.submit(
-                        ("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid) for j in upcoming])
+                        (
+                            "bodies",
+                            row.name,
+                            row.uidvalidity,
+                            [(j.message_id, j.uid, j.size) for j in upcoming],
+                        )
                     )
                     sent[i].append(upcoming)
                     upcoming = next(queue, None)
@@ -165,11 +170,23 @@ def _select(run: Run, row: writer.FolderRow) -> bool:
     return sel.uidvalidity == row.uidvalidity
 
 
+class ShortFetch(ConnectionError):
+    """The server sent less of a message than its RFC822.SIZE: a cut-off transfer, retried like one."""
+
+
+def check_whole(raws: dict[int, bytes], sizes: dict[int, int]) -> None:
+    """Refuse a window in which a message is shorter than the size the server gave for it."""
+    for uid, raw in raws.items():
+        if len(raw) < sizes.get(uid, 0):
+            raise ShortFetch(f"UID {uid}: {len(raw)} of {sizes[uid]} bytes arrived")
+
+
 def _fetch_window(run: Run, row: writer.FolderRow, window: list[writer.BodyJob]) -> int:
     """Fetch, parse and store one window in this process; returns the messages stored."""
     if not _select(run, row):
         return 0
     raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
+    check_whole(raws, {j.uid: j.size for j in window})
     by_uid = {j.uid: j.message_id for j in window}
     items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
     run.summary.bytes += sum(len(r) for _, r in items)
@@ -188,7 +205,7 @@ def _stream_large(run: Run, job: writer.BodyJob) -> None:
     if structure is None:
         return  # expunged meanwhile; the next sync drops its location
     offset = seq = 0
-    while True:
+    while True:  # until the size the server gave is reached; a short chunk is not the end
         data = s.fetch_partial(job.uid, offset, chunk_size)
         if data is None:
             return
@@ -197,8 +214,10 @@ def _stream_large(run: Run, job: writer.BodyJob) -> None:
             seq += 1
         offset += len(data)
         run.summary.bytes += len(data)
-        if len(data) < chunk_size:
+        if not data or (offset >= job.size and len(data) < chunk_size):
             break
+    if offset < job.size:
+        raise ShortFetch(f"UID {job.uid}: the message ended after {offset} of {job.size} bytes")
     problems: list[str] = []
     plain: list[str] = []
     html: list[str] = []

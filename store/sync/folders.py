@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from store.sync import writer
 from store.sync.events import FolderChanged, FolderProgress
 from store.sync.imap import FolderStatus, RemoteFolder, flag_text, uid_set
-from store.sync.parse import internal_timestamp, parse_envelope
+from store.sync.parse import header_block, internal_timestamp, parse_envelope, process_batch
 
 if TYPE_CHECKING:
     from store.sync.engine import Run
@@ -141,7 +141,12 @@ def sync_folder(run: Run, p: Planned) -> None:
     ):
         run.summary.folders_skipped += 1
         return
-    sel = s.select(p.remote.name, writable=pending)
+    pre: tuple[dict, set[int]] | None = None
+    if s.qresync and row.highestmodseq is not None and row.uidvalidity is not None and row.highest_uid > 0:
+        sel, changed, vanished = s.select_qresync(p.remote.name, row.uidvalidity, row.highestmodseq, pending)
+        pre = (changed, vanished)
+    else:
+        sel = s.select(p.remote.name, writable=pending)
     if row.uidvalidity is not None and sel.uidvalidity != row.uidvalidity:
         removed = writer.drop_folder_locations(conn, row.id, gone=False, reset=True)
         run.folder_changed(FolderChanged(box.id, row.name, "uidvalidity", removed=removed))
@@ -150,17 +155,21 @@ def sync_folder(run: Run, p: Planned) -> None:
     if pending:
         _push_flags(run, row)
     if row.highest_uid > 0:
-        _known_changes(run, row, sel)
+        _known_changes(run, row, sel, pre)
     lo, hi = row.highest_uid + 1, sel.uidnext - 1
     if hi < lo and sel.messages and sel.uidnext == 0:  # a server without UIDNEXT: look for the last UID
         hi = max(s.search_uids(lo, 2**31 - 1) or [0])
     if hi >= lo:
+        prefix = None
         if not first_done and since is not None:
             windows = _uid_windows(s.search_uids(lo, hi, since), opts.header_window)
+        elif first_done and opts.bodies and hi - lo < opts.inline_count:
+            prefix = opts.inline_prefix  # a few new messages: whole (when small) in the same round trip
+            windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.inline_window))
         else:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
         first = {} if first_done else {"since_loaded": since_text}
-        _load_headers(run, row, p.remote.name, windows, sel, first, hi)
+        _load_headers(run, row, p.remote.name, windows, sel, first, hi, prefix)
     if first_done and hi >= lo and opts.bodies:
         from store.sync.bodies import load_folder_bodies
 
@@ -202,13 +211,35 @@ def _load_headers(
     sel: FolderStatus,
     first: dict,
     hi: int | None,
+    prefix: int | None = None,
 ) -> None:
-    """Fetch envelopes window by window; each window commits with the folder's new highest UID."""
+    """Fetch envelopes window by window; each window commits with the folder's new highest UID.
+
+    With *prefix*, each FETCH also brings the first *prefix* bytes of every message; those that arrive
+    whole are parsed and stored with their bodies right away.
+    """
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0
     total = max(0, (hi or 0) - row.highest_uid)
     for uids, last in windows:
-        data = s.fetch_headers(uids)
+        whole: dict[int, bytes] = {}
+        if prefix is None:
+            data = s.fetch_headers(uids)
+        else:
+            data = s.fetch_new(uids, prefix)
+            missing = []
+            for uid, d in data.items():
+                raw = d.pop(b"BODY[]<0>", None) or b""
+                header = header_block(raw)
+                if header is None:
+                    missing.append(uid)
+                    continue
+                d[b"BODY[HEADER]"] = header
+                if len(raw) >= int(d.get(b"RFC822.SIZE", 0)):
+                    whole[uid] = raw
+            if missing:
+                for uid, d in s.fetch_headers(uid_set(missing)).items():
+                    data.setdefault(uid, {}).update(d)
         rows = []
         for uid, d in data.items():
             header = d.get(b"BODY[HEADER]")
@@ -223,6 +254,12 @@ def _load_headers(
         if hi is not None:
             progress["highest_uid"] = last
         run.summary.new += writer.store_headers(conn, box.id, row.id, rows, progress)
+        if whole:
+            jobs = writer.body_jobs(conn, box.id, row.id, min(whole) - 1, len(whole) + 1)
+            parsed = process_batch([(j.message_id, whole[j.uid]) for j in jobs if j.uid in whole])
+            writer.store_bodies(conn, parsed)
+            run.summary.bodies += len(parsed)
+            run.summary.bytes += sum(len(r) for r in whole.values())
         first = {}
         done += len(rows)
         run.emit(FolderProgress(box.id, name, "headers", done, max(total, done)))
@@ -239,7 +276,9 @@ def _modseq(d: dict) -> int | None:
     return int(value) if value is not None else None
 
 
-def _known_changes(run: Run, row: writer.FolderRow, sel: FolderStatus) -> None:
+def _known_changes(
+    run: Run, row: writer.FolderRow, sel: FolderStatus, pre: tuple[dict, set[int]] | None = None
+) -> None:
     """Flag changes and expunges of stored messages: CONDSTORE/QRESYNC when offered, else a full compare."""
     s, conn = run.session, run.conn
     flags: list[tuple[str, int | None, int]] = []
@@ -247,7 +286,10 @@ def _known_changes(run: Run, row: writer.FolderRow, sel: FolderStatus) -> None:
     if s.condstore and row.highestmodseq is not None and sel.highestmodseq is not None:
         if sel.highestmodseq == row.highestmodseq:
             return
-        changed, vanished = s.changed_since(row.highest_uid, row.highestmodseq)
+        if pre is not None:  # SELECT … (QRESYNC …) already reported them
+            changed, vanished = pre
+        else:
+            changed, vanished = s.changed_since(row.highest_uid, row.highestmodseq)
         flags = [(_flags(d), _modseq(d), uid) for uid, d in changed.items() if b"FLAGS" in d]
         if vanished is not None:
             stored = writer.stored_uids(conn, row.id)

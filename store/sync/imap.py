@@ -230,6 +230,46 @@ class Session:
         items = HEADER_ITEMS + (["MODSEQ"] if self.condstore else [])
         return self.fetch(uids, items)
 
+    def fetch_new(self, uids: str, prefix: int) -> dict[int, dict[bytes, Any]]:
+        """Like fetch_headers, but with the first *prefix* bytes of each message instead of its header, so
+        a small new message arrives whole in the same round trip (key b"BODY[]<0>")."""
+        items = [i for i in HEADER_ITEMS if i != "BODY.PEEK[HEADER]"] + [f"BODY.PEEK[]<0.{prefix}>"]
+        return self.fetch(uids, items + (["MODSEQ"] if self.condstore else []))
+
+    def select_qresync(
+        self, folder: str, uidvalidity: int, modseq: int, writable: bool = False
+    ) -> tuple[FolderStatus, dict[int, dict[bytes, Any]], set[int]]:
+        """SELECT with QRESYNC (RFC 7162): the folder's status, the flags changed since *modseq* and the UIDs
+        expunged since, all in one round trip (nothing changed is reported if UIDVALIDITY differs)."""
+        from imapclient.exceptions import IMAPClientError
+
+        imap = self.client._imap
+        imap.untagged_responses = {}
+        imap.is_readonly = not writable  # as imaplib's own select() does; EXAMINE answers READ-ONLY
+        name = self.client._normalise_folder(folder)
+        typ, data = imap._simple_command(
+            "SELECT" if writable else "EXAMINE", name, f"(QRESYNC ({uidvalidity} {modseq}))"
+        )
+        if typ != "OK":
+            raise IMAPClientError(f"select failed: {data}")
+        imap.state = "SELECTED"
+        fetched = parse_simple_fetch(imap.untagged_responses.pop("FETCH", [])) or {}
+        vanished: set[int] = set()
+        for line in imap.untagged_responses.pop("VANISHED", []):
+            text = line.decode() if isinstance(line, bytes) else str(line)
+            vanished |= parse_uid_set(text.replace("(EARLIER)", "").strip())
+        resp = self.client._process_select_response(imap.untagged_responses)
+        self.selected = folder
+        status = FolderStatus(
+            int(resp.get(b"UIDVALIDITY", 0)),
+            int(resp.get(b"UIDNEXT", 0) or 0),
+            int(resp.get(b"EXISTS", 0)),
+            int(resp[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in resp else None,
+        )
+        if status.uidvalidity != uidvalidity:
+            return status, {}, set()
+        return status, fetched, vanished
+
     def fetch_flags(self, uids: str) -> dict[int, dict[bytes, Any]]:
         """Flags (and MODSEQ) of the messages in a UID set."""
         return self.fetch(uids, ["UID", "FLAGS"] + (["MODSEQ"] if self.condstore else []))

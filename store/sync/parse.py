@@ -88,6 +88,13 @@ def split_header(raw: bytes) -> tuple[bytes, bytes]:
     return raw, b""
 
 
+def header_block(raw: bytes) -> bytes | None:
+    """The header of a CRLF message through its blank line, as IMAP's BODY[HEADER] returns it (None when
+    *raw* holds no blank line, e.g. a cut-off start of a message)."""
+    end = raw.find(b"\r\n\r\n")
+    return raw[: end + 4] if end >= 0 else None
+
+
 def header_fields(block: bytes, wanted: tuple[bytes, ...] | None = None) -> dict[bytes, bytes]:
     """Unfolded header fields by lower-case name (the first occurrence wins), optionally only *wanted*."""
     out: dict[bytes, bytes] = {}

@@ -63,7 +63,7 @@ class WorkerLane:
         send(self.proc.stdin, config)
 
     def submit(self, job: tuple) -> None:
-        """Queue one window: ('bodies', folder, uidvalidity, [(message_id, uid), ...])."""
+        """Queue one window: ('bodies', folder, uidvalidity, [(message_id, uid, size), ...])."""
         send(self.proc.stdin, job)
         self.pending += 1
 
@@ -119,6 +119,7 @@ def main() -> None:
     """Serve windows until the parent closes the pipe."""
     from store.net import Endpoint, imap_login
     from store.sync import writer
+    from store.sync.bodies import check_whole
     from store.sync.engine import _is_transient
     from store.sync.imap import Session, uid_set
     from store.sync.parse import process_batch
@@ -147,8 +148,9 @@ def main() -> None:
                 if session.select(folder).uidvalidity != uidvalidity:
                     send(out, ("done", 0, 0))
                     continue
-            uids = {uid: mid for mid, uid in items}
+            uids = {uid: mid for mid, uid, _ in items}
             raws = session.fetch_bodies(uid_set(uids))
+            check_whole(raws, {uid: size for _, uid, size in items})
             parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
             writer.store_bodies(conn, parsed)
             send(out, ("done", len(parsed), sum(len(r) for r in raws.values())))

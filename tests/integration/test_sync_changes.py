@@ -174,3 +174,24 @@ def test_empty_local_database_means_a_full_download_and_no_server_change(sync_en
     assert summary.ok and summary.new == 4 and summary.expunged == 0
     assert _server_flags(env) == flags_before
     assert env.stored() == {"INBOX": env.server(["INBOX"])["INBOX"]}
+
+
+def test_new_mail_arrives_whole_and_keeps_the_dedupe_key_of_the_header_path(sync_env: SyncEnv) -> None:
+    from store.sync.parse import header_block
+
+    env = sync_env
+    raw = simple_message(7, subject="seen twice", body="x" * 5000)
+    append(env.account, "INBOX", raw)
+    env.run()  # first load: envelopes through BODY.PEEK[HEADER]
+    append(env.account, "Archive", raw)  # incremental: the first bytes of the message, header cut out here
+    big = simple_message(8, subject="bigger than the prefix", body="y" * 300_000)
+    append(env.account, "Archive", big)
+    summary = env.run()
+    assert summary.ok and summary.new == 1 and summary.bodies == 1
+    assert env.sql("SELECT count(*) FROM messages") == [(2,)]
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+    client = env.account.imap()
+    client.select_folder("Archive", readonly=True)
+    for d in client.fetch(client.search(["ALL"]), ["BODY.PEEK[HEADER]", "BODY.PEEK[]"]).values():
+        assert header_block(d[b"BODY[]"]) == d[b"BODY[HEADER]"]
+    client.logout()

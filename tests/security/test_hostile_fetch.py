@@ -75,12 +75,6 @@ def assert_complete(env) -> None:  # noqa: ANN001
 
 
 KINDS = ["truncate", "lie_short", "lie_long", "drop_after"]
-HOLE_SHORT = pytest.mark.xfail(
-    strict=True,
-    reason="HOLE(store/sync): a body shorter than its RFC822.SIZE is stored as complete, never fetched again",
-)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("phase", ["header", "body"])
 def test_broken_fetch_stores_nothing_partial(hostile, pki, box_env_factory, phase, kind):
@@ -107,7 +101,6 @@ def test_broken_chunk_of_a_streamed_message(hostile, pki, box_env_factory, kind)
     assert_complete(env)
 
 
-@HOLE_SHORT
 def test_short_body_is_not_taken_for_the_whole_message(hostile, pki, box_env_factory):
     server, _ = start(hostile, pki, Fault("short", "body", BROKEN_UID))
     env = box_env_factory(server.port, pki.ca_file)
@@ -117,10 +110,6 @@ def test_short_body_is_not_taken_for_the_whole_message(hostile, pki, box_env_fac
     assert_complete(env)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE(store/sync): a short chunk ends the stream early; the truncated message is stored complete",
-)
 def test_short_chunk_is_not_taken_for_the_end_of_a_streamed_message(hostile, pki, box_env_factory):
     server, _ = start(hostile, pki, Fault("short", "partial", BROKEN_UID))
     env = box_env_factory(server.port, pki.ca_file)
