@@ -294,7 +294,7 @@ def imap_login(
         ) from None
     except Exception as exc:
         _close_quietly(client)
-        raise explain("IMAP", ep, exc) from None
+        raise _without_secret(explain("IMAP", ep, exc), login, secret) from None
 
 
 def smtp_connect(
@@ -397,7 +397,18 @@ def smtp_login(
         ) from None
     except Exception as exc:
         _close_quietly(smtp)
-        raise explain("SMTP", ep, exc) from None
+        raise _without_secret(explain("SMTP", ep, exc), login, secret) from None
+
+
+def _without_secret(err: NetError, login: str, secret: Secret) -> NetError:
+    """The error with the password masked, should a server have echoed it (raw, quoted or as AUTH PLAIN)."""
+    import base64
+
+    from store.secrets import redact
+
+    token = base64.b64encode(f"\0{login}\0{secret.reveal()}".encode()).decode("ascii")
+    text = redact(str(err), secret, token)
+    return err if text == str(err) else NetError(err.protocol, err.kind, text)
 
 
 def _check_secret(secret: Secret) -> None:
