@@ -32,7 +32,7 @@ if "domain" not in message_addresses.c:
     message_addresses.append_column(
         Column("domain", String(320), Computed("substr(address, instr(address, '@') + 1)", persisted=False))
     )
-    Index("ix_message_addresses_domain", message_addresses.c.domain)
+    Index("ix_message_addresses_domain_message", message_addresses.c.domain, message_addresses.c.message_id)
 
 companies = Table(
     "companies",

@@ -67,7 +67,7 @@ class TimelineView:
     title: str
     threads: tuple[TimelineThread, ...]
     weekly: tuple[WeekVolume, ...]
-    messages: int  # all shown messages, not only this page's
+    messages: int  # every message of the timeline (on a later page: from that page back)
     next_before: tuple[datetime, int] | None = None  # pass as `before` for the next, older page
 
 
@@ -105,8 +105,9 @@ class Timelines:
 
     def open(self, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
              weeks: int = 26, limit: int = PAGE, before: tuple[datetime, int] | None = None) -> TimelineView:
-        """The timeline of one contact or one company: its newest *limit* messages (older than *before*,
-        a view's `next_before`, when paging) grouped by thread, and *weeks* of volume up to this week."""
+        """The timeline of one contact or one company: its newest *limit* messages grouped by thread, and
+        *weeks* of volume up to this week. A later page (*before* = a view's `next_before`) holds the next
+        older messages and no chart, which the first page already drew."""
         if (contact_id is None) == (company_id is None):
             raise Invalid({"": "a timeline is of one contact or one company"})
         weeks, limit = max(weeks, 1), max(limit, 1)
@@ -128,11 +129,13 @@ class Timelines:
             # indexes drive it, and "+ 0" keeps SQLite from walking every location of those mailboxes.
             sent: dict[int, int] = {}
             holders: dict[int, list[int]] = {}
+            where = [message_locations.c.message_id.in_(linked.scalar_subquery()),
+                     (message_locations.c.mailbox_id + 0).in_(readable)]
+            if before is not None:  # a later page: only older mail, and no chart
+                where.append(message_locations.c.sent_at <= int(before[0].timestamp()))
             for mid, box_id, ts in conn.execute(
                     select(message_locations.c.message_id, message_locations.c.mailbox_id,
-                           message_locations.c.sent_at)
-                    .where(message_locations.c.message_id.in_(linked.scalar_subquery()),
-                           (message_locations.c.mailbox_id + 0).in_(readable))).all() if readable else ():
+                           message_locations.c.sent_at).where(*where)).all() if readable else ():
                 sent[mid] = ts
                 holders.setdefault(mid, []).append(box_id)
             order = sorted(((ts, mid) for mid, ts in sent.items()), reverse=True)
@@ -142,7 +145,7 @@ class Timelines:
             page, more = [mid for _ts, mid in order[:limit]], len(order) > limit
             origin = int(datetime.combine(self._first_week(weeks), datetime.min.time(), UTC).timestamp())
             end = origin + weeks * WEEK_SECONDS
-            charted = [m for m in sent if origin <= sent[m] < end]
+            charted = [m for m in sent if origin <= sent[m] < end] if before is None else []
             details = {}
             wanted = sorted(set(page) | set(charted))
             for i in range(0, len(wanted), CHUNK):
@@ -167,9 +170,9 @@ class Timelines:
             counts[(sent[mid] - origin) // WEEK_SECONDS][details[mid][3] in own] += 1
         first = self._first_week(weeks)
         weekly = tuple(WeekVolume(first + timedelta(weeks=n), n_in, n_out)
-                       for n, (n_in, n_out) in enumerate(counts))
+                       for n, (n_in, n_out) in enumerate(counts)) if before is None else ()
         last = entries[-1][0] if more and entries else None
-        return TimelineView(kind, record_id, title, self._threads(entries), weekly, len(sent),
+        return TimelineView(kind, record_id, title, self._threads(entries), weekly, len(order),
                             (last.sent_at, last.message_id) if last else None)
 
     def _first_week(self, weeks: int) -> date:

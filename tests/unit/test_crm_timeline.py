@@ -106,13 +106,14 @@ def test_pages_go_back_in_time_and_counts_cover_everything(store, admin, setup) 
                        folder="Sent"))
     seen: list[int] = []
     view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2)
+    assert view.messages == 7
+    assert [(str(w.week), w.incoming, w.outgoing) for w in view.weekly] == [
+        ("2026-11-16", 0, 0), ("2026-11-23", 5, 1)]
     while True:
         seen += [i.message_id for t in view.threads for i in t.items]
-        assert view.messages == 7
-        assert [(str(w.week), w.incoming, w.outgoing) for w in view.weekly] == [
-            ("2026-11-16", 0, 0), ("2026-11-23", 5, 1)]
         if view.next_before is None:
             break
         view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2,
                                         before=view.next_before)
+        assert view.weekly == () and view.messages == 3  # the rest, from this page back
     assert seen == [ids[5], *reversed(ids[:5]), setup["to_alice"]]
