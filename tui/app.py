@@ -173,8 +173,11 @@ class MailroomApp(App[None]):
 
     def open_mailbox_settings(self, mailbox_id: int) -> None:
         """Open the settings page of mailbox *mailbox_id*."""
-        # TODO(issue-4): push the mailbox settings page; this placeholder only explains its absence.
-        self.notify("Mailbox settings are not available in this build.", title="Edit settings")
+        from screens.mailbox_settings import MailboxSettingsScreen
+
+        current = self.screen
+        if not (isinstance(current, MailboxSettingsScreen) and current.mailbox_id == mailbox_id):
+            self.push_screen(MailboxSettingsScreen(self.store, self.actor, mailbox_id))
 
     def sync_now(self, mailbox_id: int | None = None) -> None:
         """Sync one mailbox now, or every mailbox of the user when *mailbox_id* is None."""
