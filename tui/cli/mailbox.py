@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tui.cli.common import CliError, Context, add_json_flag, command, emit, group
+from tui.cli.mailbox_settings import register as register_settings
 
 if TYPE_CHECKING:
     from store.accounts import Detection
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(command(box, "list", _list, "list the mailboxes you see"))
     p = command(box, "remove", _remove, "remove a mailbox you own, with its password in the keyring")
     p.add_argument("email")
+    register_settings(box)
 
 
 def _say(text: str) -> None:
