@@ -190,3 +190,26 @@ def test_authorize_shows_no_pre_tls_words(hostile, pki):
     assert (err.protocol, err.kind, err.imap_ok) == ("SMTP", "starttls", True)
     assert EVIL not in str(err)
     assert smtp.leaks(PASSWORD, LOGIN) == []
+
+
+# -- words of an authenticated server are shown, but never terminal escapes ------------------------------
+
+
+def test_implicit_tls_server_words_lose_their_escapes(hostile, pki):
+    server = hostile("SMTP", [tls(pki.server), send(f"554 5.3.2 \x1b[2J\x1b]0;{EVIL}\x07 closed")])
+    err = refused(endpoint(server, "ssl", pki.ca_file))
+    assert "\x1b" not in str(err) and "\x07" not in str(err)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE(store/delivery): classify() keeps control characters of SMTP replies in Failure texts "
+    "(shown by `mailroom outbox list` and the TUI); fix: store.net.server_text(reply)",
+)
+def test_delivery_failure_text_has_no_terminal_escapes():
+    import smtplib
+
+    from store.delivery import classify
+
+    failure = classify(smtplib.SMTPResponseException(550, b"5.1.1 \x1b[2J\x1b]0;owned\x07 no such user"))
+    assert "\x1b" not in str(failure) and "\x07" not in str(failure), repr(failure)
