@@ -70,11 +70,14 @@ class Enrichment:
     def refresh(self, actor: Actor, contact_id: int, recent: int = RECENT) -> list[Proposal]:
         """Read the signatures of the contact's recent mail the user may read; returns the open proposals."""
         readable = sorted(self._mailboxes.readable_ids(actor))
-        with db.write(self._engine) as conn:
+        with db.read(self._engine) as conn:  # read and parse first; the write lock is taken only to insert
             contact = Contacts.load(conn, [contact_id])
             if not contact:
                 raise NotFound(f"No contact {contact_id}.")
             found = self._scan(conn, contact[0], readable, recent)
+        with db.write(self._engine) as conn:
+            if not Contacts.load(conn, [contact_id]):
+                raise NotFound(f"No contact {contact_id}.")  # removed meanwhile
             known = {(f, k) for f, k in conn.execute(
                 select(enrichment_proposals.c.field, enrichment_proposals.c.value_key)
                 .where(enrichment_proposals.c.contact_id == contact_id))}

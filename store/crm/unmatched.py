@@ -107,7 +107,13 @@ class Unmatched:
             raise Invalid({"address": f"{address} is an automated sender; it never makes a contact"})
         if conn.execute(select(mailboxes.c.id).where(mailboxes.c.email == address)).first():
             raise Invalid({"address": f"{address} is a connected mailbox, not a contact"})
-        if not conn.execute(self._seen(readable).where(message_addresses.c.address == address)).first():
+        a = message_addresses
+        queued = conn.execute(
+            select(a.c.message_id).join(messages, messages.c.id == a.c.message_id)
+            .where(a.c.address == address, messages.c.is_automated.is_(False),
+                   held_in(a.c.message_id, readable), a.c.address.not_in(select(contact_emails.c.address)),
+                   a.c.address.not_in(select(ignored_addresses.c.address))).limit(1)).first()
+        if queued is None:
             raise NotFound(f"{address} is not in the queue of unmatched addresses.")
         return address
 
