@@ -99,8 +99,9 @@ class OutboxLock:
 
 
 def _reply_text(code: int, reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {' '.join(text.split())}".strip()
+    from store.net import server_text
+
+    return f"{code} {server_text(reply)}".strip()
 
 
 def classify(exc: BaseException) -> Failure:

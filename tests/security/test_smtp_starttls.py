@@ -201,11 +201,6 @@ def test_implicit_tls_server_words_lose_their_escapes(hostile, pki):
     assert "\x1b" not in str(err) and "\x07" not in str(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE(store/delivery): classify() keeps control characters of SMTP replies in Failure texts "
-    "(shown by `mailroom outbox list` and the TUI); fix: store.net.server_text(reply)",
-)
 def test_delivery_failure_text_has_no_terminal_escapes():
     import smtplib
 
@@ -213,3 +208,12 @@ def test_delivery_failure_text_has_no_terminal_escapes():
 
     failure = classify(smtplib.SMTPResponseException(550, b"5.1.1 \x1b[2J\x1b]0;owned\x07 no such user"))
     assert "\x1b" not in str(failure) and "\x07" not in str(failure), repr(failure)
+
+
+def test_implicit_tls_refusal_reads_as_an_answer(hostile, pki):
+    """A 554 greeting over TLS is the server's answer (shown, cleaned), not a network error."""
+    server = hostile("SMTP", [tls(pki.server), send("554 5.3.2 no service here")])
+    err = refused(endpoint(server, "ssl", pki.ca_file))
+    assert (err.kind, str(err).endswith("answered 554: 5.3.2 no service here")) == ("protocol", True), str(
+        err
+    )
