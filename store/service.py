@@ -11,13 +11,16 @@ from sqlalchemy import Engine
 
 import store.crm.tables  # noqa: F401 - the CRM's tables join the metadata before anything reads it
 import store.schema_outbox  # noqa: F401 - the outbox table joins the metadata
+import store.schema_sharing  # noqa: F401 - the sharing and audit tables join the metadata
 from store import migrate
+from store.audit import Audit
 from store.clock import Clock, utc_now
 from store.db import make_engine
 from store.identity import Identity
 from store.mailbox_settings import MailboxSettings
 from store.mailboxes import Mailboxes
 from store.providers import Providers
+from store.sharing import Sharing
 from store.system import SystemSettings
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ class Store:
     system: SystemSettings = field(init=False)
     mailboxes: Mailboxes = field(init=False)
     settings: MailboxSettings = field(init=False)
+    sharing: Sharing = field(init=False)
+    audit: Audit = field(init=False)
 
     def __post_init__(self) -> None:
         self.identity = Identity(self.engine, self.clock)
@@ -46,6 +51,8 @@ class Store:
         self.system = SystemSettings(self.engine)
         self.mailboxes = Mailboxes(self.engine, self.clock)
         self.settings = MailboxSettings(self.engine, self.mailboxes)
+        self.sharing = Sharing(self.engine, self.clock)
+        self.audit = Audit(self.engine)
 
     @cached_property
     def sync(self) -> SyncService:

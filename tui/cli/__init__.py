@@ -13,6 +13,8 @@ COMMAND_MODULES = [
     "tui.cli.config", "tui.cli.admin", "tui.cli.directories", "tui.cli.mailbox", "tui.cli.sync",
     "tui.cli.messages", "tui.cli.crm",
     "tui.cli.send",
+    "tui.cli.share",
+    "tui.cli.audit",
 ]
 
 
