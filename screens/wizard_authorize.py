@@ -29,18 +29,20 @@ MARKS = {"wait": "[dim]·[/dim]", "run": "[$accent]▸[/]", "ok": "[$success]✓
 
 @dataclass(frozen=True)
 class Failure:
-    """What failed, in a few words, and the message that says why and what to do."""
+    """What failed, in a few words, the message that says why and what to do, and whether retrying helps."""
 
     title: str
     detail: str
+    retry_helps: bool = True
 
 
 def failure_of(exc: BaseException) -> Failure:
     """The failure to show for an error the connect call raised."""
     if isinstance(exc, AuthorizeError):
-        return Failure(exc.title, exc.detail)
+        return Failure(exc.title, exc.detail, retry_helps=exc.kind != "auth")
     if isinstance(exc, Conflict):
-        return Failure("Already connected", f"{exc} Edit it from the account menu instead.")
+        detail = f"{exc} Edit it from the account menu instead."
+        return Failure("Already connected", detail, retry_helps=False)
     if isinstance(exc, SecretsError):
         return Failure(
             "Password not stored", f"The login worked, but the keyring refused the password: {exc}"
@@ -206,7 +208,7 @@ class AuthorizeStep(WizardStep[Connected | Back]):
         self._render_steps()
         self.set_busy("")
         self._show_outcome(event.failure, "-failed")
-        self._set_buttons()
+        self._set_buttons(focus_retry=event.failure.retry_helps)
 
     # -- keys -------------------------------------------------------------------------------
     def action_cancel(self) -> None:
@@ -268,10 +270,11 @@ class AuthorizeStep(WizardStep[Connected | Back]):
                 Content.from_markup("[b]$title[/b]\n$detail", title=failure.title, detail=failure.detail)
             )
 
-    def _set_buttons(self) -> None:
+    def _set_buttons(self, focus_retry: bool = True) -> None:
+        """Show the state's buttons; after a refused password Back has the focus (the same one would fail)."""
         retry = self.query_one("#retry", Button)
         retry.display = self.state in ("failed", "cancelled")
         back = self.query_one("#back", Button)
         back.label = "Cancel (esc)" if self.state == "running" else "Back (esc)"
-        (retry if retry.display else back).focus()
+        (retry if retry.display and focus_retry else back).focus()
         self.refresh_bindings()

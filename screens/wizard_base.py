@@ -30,7 +30,7 @@ class WizardStep(ModalScreen[ResultT]):
     WizardStep .wizard-error { display: none; margin-left: 14; padding: 0 1; color: $text-error; }
     WizardStep .wizard-error.-shown { display: block; }
     WizardStep .wizard-note { height: auto; margin: 1 0 0 14; padding: 0 1; border-left: thick $warning; }
-    WizardStep .wizard-busy { height: 1; margin-left: 14; padding: 0 1; color: $text-muted; }
+    WizardStep .wizard-busy { display: none; height: 1; margin-left: 14; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self) -> None:
@@ -60,7 +60,9 @@ class WizardStep(ModalScreen[ResultT]):
     def set_busy(self, message: str) -> None:
         """Show what the step's worker is doing; an empty message means it is idle."""
         self.busy = bool(message)
-        self.query_one("#busy", Label).update(message)
+        label = self.query_one("#busy", Label)
+        label.update(message)
+        label.display = self.busy
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -271,6 +271,7 @@ _ADVICE = {
     " enable it in the account's settings or ask your mail admin.",
     "dns": " If the name is right, check the network connection and DNS.",
 }
+_PASSWORD_ADVICE = " Check the password, and that this address has an account with this provider."
 
 
 def classify(exc: NetError, imap_ok: bool) -> AuthorizeError:
@@ -297,7 +298,7 @@ def authorize(
     """Log in to IMAP, then authenticate to SMTP, and log out of both; raise AuthorizeError or Cancelled."""
     cancel = cancel or CancelToken()
     report = progress or (lambda step: None)
-    hint = app_password_hint(provider)
+    hint = app_password_hint(provider) or _PASSWORD_ADVICE
     imap_ok = False
     try:
         cancel.check()
@@ -307,7 +308,7 @@ def authorize(
         imap_ok = True
         cancel.check()
         report("smtp")
-        smtp = smtp_login(Endpoint.smtp_of(provider), login, secret, timeout, hint)
+        smtp = smtp_login(Endpoint.smtp_of(provider), login, secret, timeout)  # the password worked for IMAP
         _logout(smtp.quit)
         cancel.check()
     except NetError as exc:

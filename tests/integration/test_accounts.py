@@ -191,6 +191,7 @@ def test_wrong_password_stores_nothing(store, admin, keyring, accounts, users, m
         accounts.connect(admin, accounts.detect(email).chosen(provider), email, Secret("not-it-42x"), keyring)
     assert info.value.title == "Wrong password" and info.value.protocol == "IMAP"
     assert f"IMAP login for '{email}' was refused" in info.value.detail
+    assert "Check the password, and that this address has an account with this provider." in info.value.detail
     assert store.mailboxes.visible(admin) == [] and store.providers.lookup(DOMAIN) is None
     assert_no_password_anywhere("not-it-42x", store, caplog.text)
 

@@ -322,7 +322,8 @@ def test_authorize_failure(case, snap_compare, make_app, store, acme, fake_login
     red-barred box whose bold first line says what failed: "Wrong password" (with Gmail's app-password advice
     and link), "Host not found", "Connection refused", "Connection timed out", "TLS certificate not trusted"
     (an admin can set the provider's CA file) or "IMAP ok, SMTP refused the login" (the account may not be
-    allowed to send); then "Back (esc)" and "Try again (r)" (focused) and footer "esc Back", "r Try again"."""
+    allowed to send); then "Back (esc)" (focused after a refused password, since the same one would fail
+    again) and "Try again (r)" (focused otherwise), and footer "esc Back", "r Try again"."""
     email, step, make_error = FAILURES[case]
     fake_logins(until=step, error=classify(make_error(store), imap_ok=step == "smtp"))
 
