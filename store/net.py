@@ -109,8 +109,13 @@ def explain(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
         )
     if isinstance(exc, ssl.SSLError):
         return NetError(protocol, "tls", f"TLS with {where} failed: {exc.reason or exc}.")
+    if isinstance(exc, smtplib.SMTPResponseException):  # an OSError too, but the server did answer
+        return NetError(
+            protocol, "protocol", f"{where} answered {exc.smtp_code}: {server_text(exc.smtp_error)}"
+        )
     if isinstance(exc, ConnectionError | OSError):
-        return NetError(protocol, "network", f"Network error with {where}: {exc.strerror or exc}.")
+        detail = server_text(exc.strerror or exc)
+        return NetError(protocol, "network", f"Network error with {where}: {detail}.")
     return NetError(protocol, "protocol", f"{where} answered unexpectedly: {server_text(exc)}")
 
 
@@ -125,7 +130,7 @@ def _refused_before_tls(protocol: Protocol, ep: Endpoint, exc: BaseException) ->
     closed = isinstance(exc, smtplib.SMTPServerDisconnected | EOFError) or str(exc) == "socket error: EOF"
     if closed:  # worth a retry, which will insist on TLS again
         return NetError(
-            protocol, "network", f"{ep} closed the connection before encryption began; nothing was sent."
+            protocol, "network", f"{ep} closed the connection before encryption began; no password was sent."
         )
     if not isinstance(exc, imaplib.IMAP4.error | smtplib.SMTPException | ValueError):
         return explain(protocol, ep, exc)
