@@ -53,19 +53,27 @@ def test_others_see_the_record_but_none_of_its_mail(store, setup) -> None:
         store.crm.linking.for_message(carol, setup["to_alice"])
 
 
-def test_read_right_holders_see_shared_mail(store, setup, monkeypatch) -> None:
-    """Dave holds the read right on Alice's mailbox (granted through rights.py's sharing hook)."""
-    import store.rights as rights
+def test_read_right_holders_see_shared_mail(store, admin, setup) -> None:
+    """Alice shares her mailbox with Dave (Read) and Carol (Send); Bob holds no right on it."""
+    from store.identity import Operation
+    from store.sharing import ShareRow, SharingState
 
+    for name in ("carol", "dave"):
+        store.identity.grant(admin, Operation.SHARED_MAILBOX_ACCESS.value, name)
+    alice = store.identity.actor("alice")
+    store.sharing.save(alice, "alice@ourco.example", SharingState(True, [
+        ShareRow("dave", read=True), ShareRow("carol", send=True)]))
+    for name in ("dave", "carol"):
+        view = store.crm.timelines.open(store.identity.actor(name), contact_id=setup["ann"].id)
+        assert _ids(view) == {setup["to_alice"]}, name
+        assert view.threads[0].items[0].mailbox == "alice@ourco.example"
+    bob = store.identity.actor("bob")
+    assert _ids(store.crm.timelines.open(bob, contact_id=setup["ann"].id)) == {setup["to_bob"]}
+    store.sharing.set_rights(alice, "alice@ourco.example", "dave", read=False, send=False, configure=False)
     dave = store.identity.actor("dave")
-    shared = {(dave.user.id, "read"): {setup["alice_box"]}}
-    monkeypatch.setattr(rights, "_shared_ids",
-                        lambda conn, actor, right: shared.get((actor.user.id, right), set()))
-    view = store.crm.timelines.open(dave, contact_id=setup["ann"].id)
-    assert _ids(view) == {setup["to_alice"]}
-    assert view.threads[0].items[0].mailbox == "alice@ourco.example"
-    shared.clear()
     assert store.crm.timelines.open(dave, contact_id=setup["ann"].id).messages == 0
+    store.sharing.set_enabled(alice, "alice@ourco.example", False)
+    assert store.crm.timelines.open(store.identity.actor("carol"), contact_id=setup["ann"].id).messages == 0
 
 
 def test_threads_newest_first_with_their_messages_newest_first(store, admin, setup) -> None:
