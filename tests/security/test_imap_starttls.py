@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 
 import pytest
 
@@ -289,3 +290,47 @@ def test_mailbox_referral_during_sync_not_followed(hostile, pki, box_env_factory
     env.sync()
     server.wait()
     assert elsewhere.transcripts == [], "the mailbox referral was followed"
+
+
+# -- why net.py does STARTTLS itself: what the libraries alone would do (facts of imapclient 4.1) ----------
+
+
+def test_fact_imapclient_starttls_keeps_what_was_said_before_tls(hostile, pki):
+    """IMAPClient.starttls keeps the plaintext greeting and pre-TLS ALERTs in the session."""
+    from imapclient import IMAPClient
+
+    server = hostile("IMAP", _alert_script(pki, login_ok=True))
+    client = IMAPClient("127.0.0.1", server.port, ssl=False, timeout=3)
+    try:
+        client.starttls(ssl.create_default_context(cafile=str(pki.ca_file)))
+        assert EVIL.encode() in client.welcome
+        assert "ALERT" in client._imap.untagged_responses
+    finally:
+        client.shutdown()
+
+
+def test_fact_imapclient_sends_search_strings_raw(hostile, pki):
+    """Without net.py's guard, a CR LF inside a search term ends the command and starts another."""
+    from imapclient import IMAPClient
+
+    box = FakeMailbox(LOGIN, PASSWORD)
+    box.folder("INBOX")
+    server = hostile("IMAP", [tls(pki.server), send("* OK ready"), imap_session(box)])
+    client = IMAPClient(
+        "127.0.0.1",
+        server.port,
+        ssl=True,
+        timeout=3,
+        ssl_context=ssl.create_default_context(cafile=str(pki.ca_file)),
+    )
+    try:
+        client.login(LOGIN, PASSWORD)
+        client.select_folder("INBOX")
+        try:
+            client.search(["SUBJECT", "x\r\nA999 NOOP"])
+        except Exception:  # noqa: BLE001 - the server answers the broken halves with BAD
+            pass
+    finally:
+        client.shutdown()
+    commands = [c.raw for _, c in server.wait()[0].commands]
+    assert any(raw.startswith(b"A999 NOOP") for raw in commands), commands
