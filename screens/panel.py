@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from rich.table import Table
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +11,7 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import (
     Button,
@@ -33,7 +30,19 @@ from store.clock import Clock
 from store.identity import Actor, Operation
 from store.mailboxes import Mailbox
 from store.service import Store
+from tui.sync_runner import (
+    MailboxSyncFinished,
+    MailboxSyncProgress,
+    MailboxSyncQueued,
+    MailboxSyncRetrying,
+    MailboxSyncStarted,
+)
 from tui.widgets.account_menu import AccountMenu, account_commands
+from tui.widgets.mailbox_status import SyncState, all_mailboxes_prompt, mailbox_prompt
+from tui.widgets.message_list import MessageList
+
+ALL_MAILBOXES = "all"
+"""Option id of the list entry that shows the mail of every mailbox."""
 
 EMPTY_STATE = (
     "[b]No mailbox connected yet.[/b]\n\n"
@@ -52,41 +61,6 @@ class MailboxesLoaded(Message):
     """The worker read the mailboxes the current user sees."""
 
     mailboxes: list[Mailbox]
-
-
-def describe_sync(last_sync_at: datetime | None, now: datetime) -> str:
-    """When a mailbox last synced, in words relative to *now*."""
-    if last_sync_at is None:
-        return "never synced"
-    if last_sync_at.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
-        last_sync_at = last_sync_at.replace(tzinfo=UTC)
-    minutes = int((now - last_sync_at).total_seconds() // 60)
-    if minutes < 1:
-        return "synced just now"
-    if minutes < 60:
-        return f"synced {minutes} min ago"
-    if minutes < 24 * 60:
-        return f"synced {minutes // 60} h ago"
-    if minutes < 7 * 24 * 60:
-        return f"synced {minutes // (24 * 60)} d ago"
-    return f"synced on {last_sync_at.astimezone():%Y-%m-%d}"
-
-
-def mailbox_prompt(mailbox: Mailbox, now: datetime, colors: Mapping[str, str]) -> Table:
-    """A mailbox as the list shows it: a status mark, then its address, status and last sync."""
-    when = describe_sync(mailbox.last_sync_at, now)
-    grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(width=1)
-    grid.add_column(ratio=1)
-    if mailbox.status == "ok":
-        grid.add_row(Text("●", style=colors["success"]), Text(mailbox.email, style="bold"))
-        grid.add_row("", Text(f"{mailbox.provider_name} · ok · {when}", style="dim"))
-    else:
-        reason = mailbox.status_reason or "no reason recorded"
-        grid.add_row(Text("▲", style=colors["warning"]), Text(mailbox.email, style="bold"))
-        grid.add_row("", Text.assemble(("Needs attention: ", colors["warning"]), reason))
-        grid.add_row("", Text(f"{mailbox.provider_name} · {when}", style="dim"))
-    return grid
 
 
 def user_status(actor: Actor) -> Content:
@@ -112,6 +86,8 @@ class PanelScreen(Screen[None]):
         Binding("a", "open_menu", "Account menu", id="panel.account_menu"),
         Binding("e", "edit_highlighted", "Edit settings", id="panel.edit_settings"),
         Binding("s", "app.sync_now", "Sync now", id="panel.sync"),
+        Binding("c", "app.compose", "New message", id="panel.compose"),
+        Binding("o", "app.open_outbox", "Outbox", id="panel.outbox"),
         Binding("P", "app.open_providers", "Providers", show=False, id="panel.providers"),
         Binding("D", "app.open_domains", "Domains", show=False, id="panel.domains"),
     ]
@@ -122,6 +98,8 @@ class PanelScreen(Screen[None]):
         self.actor = actor
         self.clock = clock
         self.mailboxes: list[Mailbox] = []
+        self.sync_states: dict[int, SyncState] = {}
+        self._refresh_timer: Timer | None = None
         self._focus_before_menu: Widget | None = None
 
     def compose(self) -> ComposeResult:
@@ -139,13 +117,12 @@ class PanelScreen(Screen[None]):
                         yield Static(Content.from_markup(EMPTY_STATE), id="empty-card")
                     with Horizontal(id="email-main"):
                         yield OptionList(id="mailbox-list")
-                        yield Static(id="message-list")
+                        yield MessageList(self.store, self.actor, self.clock, id="message-list")
         yield Static(user_status(self.actor), id="status-line")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#mailbox-list").border_title = "Mailboxes"
-        self.query_one("#message-list").border_title = "Messages"
         self.query_one("#empty-card").border_title = "Welcome to Mailroom"
         self.load_mailboxes()
 
@@ -174,15 +151,17 @@ class PanelScreen(Screen[None]):
     @on(MailboxesLoaded)
     def _show_mailboxes(self, event: MailboxesLoaded) -> None:
         mailbox_list = self.query_one("#mailbox-list", OptionList)
-        kept = self.highlighted_mailbox()
+        kept = self._highlighted_id()
         self.mailboxes = event.mailboxes
-        now = self.clock()
         mailbox_list.clear_options()
-        colors = self.app.theme_variables
-        mailbox_list.add_options(Option(mailbox_prompt(m, now, colors), id=str(m.id)) for m in self.mailboxes)
-        ids = [m.id for m in self.mailboxes]
+        options = [Option(self._prompt(m), id=str(m.id)) for m in self.mailboxes]
+        if len(self.mailboxes) > 1:
+            options.insert(0, Option(all_mailboxes_prompt(len(self.mailboxes)), id=ALL_MAILBOXES))
+        mailbox_list.add_options(options)
+        ids = [o.id for o in options]
         if ids:
-            mailbox_list.highlighted = ids.index(kept.id) if kept and kept.id in ids else 0
+            first_mailbox = ids.index(str(self.mailboxes[0].id))
+            mailbox_list.highlighted = ids.index(kept) if kept in ids else first_mailbox
         self.query_one("#mailbox-summary", Static).update(self._summary())
         switcher = self.query_one("#email-body", ContentSwitcher)
         was_loading = switcher.current == "loading"
@@ -192,34 +171,124 @@ class PanelScreen(Screen[None]):
         self._show_messages()
         self.refresh_bindings()
 
+    def _prompt(self, mailbox: Mailbox):  # noqa: ANN202 - a Rich renderable
+        state = self.sync_states.get(mailbox.id)
+        return mailbox_prompt(mailbox, self.clock(), self.app.theme_variables, state)
+
     def _summary(self) -> Content:
         if not self.mailboxes:
             return Content("")
         attention = sum(m.status != "ok" for m in self.mailboxes)
         count = f"{len(self.mailboxes)} mailbox" + ("es" if len(self.mailboxes) != 1 else "")
+        syncing = sum(s.running for s in self.sync_states.values())
+        if syncing:
+            count += f" · syncing {syncing}"
         if attention:
             return Content.from_markup(
                 "$count · [$warning]$n need attention[/]", count=count, n=str(attention)
             )
         return Content.from_markup("$count · all ok", count=count)
 
-    def highlighted_mailbox(self) -> Mailbox | None:
-        """The mailbox under the cursor of the list, if any."""
+    def _highlighted_id(self) -> str | None:
         mailbox_list = self.query_one("#mailbox-list", OptionList)
         if mailbox_list.highlighted is None:
             return None
-        option_id = mailbox_list.get_option_at_index(mailbox_list.highlighted).id
+        return mailbox_list.get_option_at_index(mailbox_list.highlighted).id
+
+    def highlighted_mailbox(self) -> Mailbox | None:
+        """The mailbox under the cursor of the list, if any (None on "All mailboxes")."""
+        option_id = self._highlighted_id()
         return next((m for m in self.mailboxes if str(m.id) == option_id), None)
 
+    # -- messages ------------------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#mailbox-list")
     def _show_messages(self) -> None:
+        """Filter the message list to the highlighted mailbox, or show every mailbox's mail."""
+        messages = self.query_one(MessageList)
         mailbox = self.highlighted_mailbox()
-        text = (
-            Content.from_markup("[dim]No messages loaded for [b]$email[/b] yet.[/dim]", email=mailbox.email)
-            if mailbox
-            else Content("")
-        )
-        self.query_one("#message-list", Static).update(text)
+        if mailbox is not None:
+            messages.show_mailbox(mailbox.id, mailbox.email,
+                                  f"No messages loaded for {mailbox.email} yet. Press s to sync.")
+        elif self.mailboxes:
+            messages.show_mailbox(None, "All mailboxes", "No messages loaded yet. Press s to sync.")
+        self.refresh_bindings()
+
+    @on(OptionList.OptionSelected, "#mailbox-list")
+    def _focus_messages(self) -> None:
+        self.query_one(MessageList).focus()
+
+    @on(MessageList.Opened)
+    def _open_message(self, event: MessageList.Opened) -> None:
+        from screens.message_view import MessageViewScreen
+
+        self.app.push_screen(MessageViewScreen(self.store, self.actor, event.message_id, event.location_id))
+
+    def _refresh_messages(self, mailbox_id: int) -> None:
+        """Re-read the message list when it shows this mailbox's mail."""
+        messages = self.query_one(MessageList)
+        if messages.mailbox_id in (None, mailbox_id) and messages.loaded:
+            messages.reload()
+
+    def _refresh_messages_soon(self, mailbox_id: int) -> None:
+        """Show mail arriving during a long first load, at most once a second."""
+        if self._refresh_timer is None and self.query_one(MessageList).mailbox_id in (None, mailbox_id):
+
+            def refresh() -> None:
+                self._refresh_timer = None
+                self._refresh_messages(mailbox_id)
+
+            self._refresh_timer = self.set_timer(1.0, refresh)
+
+    # -- syncs ------------------------------------------------------------------------------
+    def _sync_changed(self, mailbox_id: int) -> None:
+        mailbox = next((m for m in self.mailboxes if m.id == mailbox_id), None)
+        if mailbox is not None:
+            mailbox_list = self.query_one("#mailbox-list", OptionList)
+            mailbox_list.replace_option_prompt(str(mailbox_id), self._prompt(mailbox))
+        self.query_one("#mailbox-summary", Static).update(self._summary())
+
+    @on(MailboxSyncQueued)
+    def _sync_queued(self, event: MailboxSyncQueued) -> None:
+        event.stop()
+        self.sync_states[event.mailbox_id] = SyncState()
+        self._sync_changed(event.mailbox_id)
+
+    @on(MailboxSyncStarted)
+    def _sync_started(self, event: MailboxSyncStarted) -> None:
+        event.stop()
+        self.sync_states[event.mailbox_id] = SyncState(started=True, first_load=event.first_load)
+        self._sync_changed(event.mailbox_id)
+
+    @on(MailboxSyncProgress)
+    def _sync_progress(self, event: MailboxSyncProgress) -> None:
+        event.stop()
+        state = self.sync_states.setdefault(event.mailbox_id, SyncState(started=True))
+        state.started, state.retry = True, ""
+        state.phase, state.folder = event.phase, event.folder
+        state.done, state.total = event.done, event.total
+        self._sync_changed(event.mailbox_id)
+        if event.phase == "headers" and event.done:
+            self._refresh_messages_soon(event.mailbox_id)
+
+    @on(MailboxSyncRetrying)
+    def _sync_retrying(self, event: MailboxSyncRetrying) -> None:
+        event.stop()
+        state = self.sync_states.setdefault(event.mailbox_id, SyncState(started=True))
+        state.retry = f"Connection failed; retry {event.attempt} in {event.delay:g} s"
+        self._sync_changed(event.mailbox_id)
+
+    @on(MailboxSyncFinished)
+    def _sync_finished(self, event: MailboxSyncFinished) -> None:
+        event.stop()
+        summary = event.summary
+        if summary.ok or summary.error_kind in ("auth", "cancelled"):
+            self.sync_states.pop(summary.mailbox_id, None)  # needs attention shows from the stored status
+        else:
+            self.sync_states[summary.mailbox_id] = SyncState(running=False, error=summary.error)
+        self._sync_changed(summary.mailbox_id)
+        self.load_mailboxes()
+        if summary.new or summary.expunged or summary.flags_changed or summary.folder_changes:
+            self._refresh_messages(summary.mailbox_id)
 
     async def action_edit_highlighted(self) -> None:
         """Open the settings of the highlighted mailbox."""
@@ -230,7 +299,7 @@ class PanelScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide "Edit settings" while there is no mailbox to edit."""
         if action == "edit_highlighted":
-            return bool(self.mailboxes)
+            return bool(self.mailboxes) and self.highlighted_mailbox() is not None
         return True
 
     # -- the account menu --------------------------------------------------------------

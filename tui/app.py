@@ -29,6 +29,7 @@ from store.identity import Actor, Operation
 from store.mailboxes import Mailbox
 from store.service import Store
 from tui.settings import Settings
+from tui.sync_runner import SyncRunner
 from tui.widgets.account_menu import MenuCommand, account_commands, edit_settings_commands
 
 if TYPE_CHECKING:
@@ -65,7 +66,13 @@ class MailroomApp(App[None]):
     """Connect, share and sync the mailboxes of the CRM."""
 
     TITLE = "Mailroom"
-    CSS_PATH = ["styles/app.tcss", "styles/panel.tcss", "styles/directories.tcss", "styles/forms.tcss"]
+    CSS_PATH = [
+        "styles/app.tcss",
+        "styles/panel.tcss",
+        "styles/directories.tcss",
+        "styles/forms.tcss",
+        "styles/mail.tcss",
+    ]
     COMMANDS = {MailroomCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
@@ -79,6 +86,7 @@ class MailroomApp(App[None]):
         self.actor = actor
         self.clock = clock
         self.panel: PanelScreen | None = None
+        self.sync_runner = SyncRunner(self)
 
     def get_default_screen(self) -> Screen:
         self.panel = PanelScreen(self.store, self.actor, self.clock)
@@ -98,6 +106,7 @@ class MailroomApp(App[None]):
                 f"Unknown binding ids in the keymap setting: {', '.join(unknown)}", severity="warning"
             )
         self.set_keymap(ui.keymap)
+        self.sync_runner.start_automatic()
         log.info("Opened the app for user %s on %s", self.actor.user.name, self.store.path)
 
     @on(DescendantFocus)
@@ -181,8 +190,7 @@ class MailroomApp(App[None]):
 
     def sync_now(self, mailbox_id: int | None = None) -> None:
         """Sync one mailbox now, or every mailbox of the user when *mailbox_id* is None."""
-        # TODO(issue-5): start the sync engine in a worker; this placeholder only explains its absence.
-        self.notify("Syncing is not available in this build.", title="Sync now")
+        self.sync_runner.sync(mailbox_id)
 
     def open_providers(self) -> None:
         """Show the Providers directory, or refuse a user who may not manage it."""

@@ -119,7 +119,8 @@ def _row(r) -> MessageRow:  # noqa: ANN001 - a SQLAlchemy row mapping
 
 
 class Messages:
-    """Read API over stored mail; a user sees the mail of the mailboxes in their panel, nothing else."""
+    """Read API over stored mail: listings show the user's panel; a single message also opens from a
+    CRM timeline when the user may read its mailbox."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -130,7 +131,10 @@ class Messages:
         return mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
 
     def _where(self, conn, actor: Actor, mailbox_id: int | None, folder: str | None):  # noqa: ANN001, ANN202
-        ids = self._visible(conn, actor)
+        from store.rights import mailbox_ids_with
+
+        # Listings feed the communication panel: a Read-only holder's panel never shows shared mail.
+        ids = mailbox_ids_with(conn, actor, "panel")
         if mailbox_id is not None:
             ids &= {mailbox_id}
         cond = [message_locations.c.mailbox_id.in_(sorted(ids))]

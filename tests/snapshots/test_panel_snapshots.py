@@ -19,9 +19,10 @@ def test_panel_empty_state(snap_compare, make_app) -> None:
 
 def test_panel_with_two_mailboxes(snap_compare, make_app, store, alice) -> None:
     """You should see "2 mailboxes · 1 need attention" beside the Account button; the Mailboxes list with
-    alice@gmail.com (green dot, "Gmail · ok · synced 5 min ago", highlighted) and sales@acme.example (yellow
-    triangle, "Needs attention: The server rejected the password; …", "synced 3 h ago"), and the Messages
-    pane saying no messages are loaded for alice@gmail.com yet. The footer offers "e Edit settings"."""
+    "All mailboxes" first, alice@gmail.com (green dot, "Gmail · ok · synced 5 min ago", highlighted) and
+    sales@acme.example (yellow triangle, "Needs attention: The server rejected the password; …", "synced 3 h
+    ago"), and the "Messages · alice@gmail.com" pane saying "No messages loaded for alice@gmail.com yet.
+    Press s to sync." The footer offers "e Edit settings"."""
     add_two_mailboxes(store, alice)
 
     async def run_before(pilot) -> None:

@@ -146,10 +146,6 @@ def test_read_right_shows_the_mail_in_timelines(capsys, db) -> None:
     assert subjects_in_timeline(capsys, db, "rita") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/sync/messages.py lists panel | read mailboxes; a Read-only holder's panel must stay empty",
-)
 def test_read_right_keeps_the_mail_out_of_the_panel(capsys, db) -> None:
     run(capsys, db, "olga", "share", "on", SHARED)
     run(capsys, db, "olga", "share", SHARED, "Staff", "--read")
