@@ -28,6 +28,7 @@ from store.errors import Forbidden, StoreError
 from store.identity import Actor, Operation
 from store.mailboxes import Mailbox
 from store.service import Store
+from tui.crm_areas import CRM_COMMANDS, open_area
 from tui.settings import Settings
 from tui.sync_runner import SyncRunner
 from tui.widgets.account_menu import MenuCommand, account_commands, edit_settings_commands
@@ -139,6 +140,7 @@ class MailroomApp(App[None]):
         return [
             *account_commands(self.actor),
             *edit_settings_commands(list(mailboxes)),
+            *CRM_COMMANDS,
             MenuCommand("Quit", "app.quit", "Leave Mailroom"),
         ]
 
@@ -165,6 +167,10 @@ class MailroomApp(App[None]):
     def action_sync_now(self) -> None:
         """Load new mail of every mailbox now."""
         self.sync_now()
+
+    def action_open_crm(self, area: str) -> None:
+        """Open a CRM screen: contacts, companies, proposals or unmatched."""
+        open_area(self, self.store, self.actor, area)
 
     def action_open_providers(self) -> None:
         """Open the Providers directory (administrators)."""

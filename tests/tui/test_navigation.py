@@ -271,6 +271,10 @@ async def test_palette_lists_every_menu_action(make_app, store, alice) -> None:
             "Mail provider domains",
             "Edit settings of alice@gmail.com",
             "Edit settings of sales@acme.example",
+            "Contacts",
+            "Companies",
+            "Review proposals",
+            "Unmatched senders",
             "Quit",
         ]
         await pilot.press("ctrl+p")

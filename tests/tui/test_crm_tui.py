@@ -1,0 +1,74 @@
+"""Pilot tests of the CRM screens, keyboard only: contacts, timeline rights, proposals, unmatched senders."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from screens.contact_page import ContactPageScreen
+from screens.contacts import ContactsScreen
+from screens.message_view import MessageViewScreen
+from tests.snapshots.conftest import SNAP_SIZE, make_user, settle
+from tests.tui.crm_support import seed_crm
+
+
+def rows(app, selector: str) -> list[list[str]]:  # noqa: ANN001 - the app
+    """The cells of a table on the current screen, as text."""
+    table = app.screen.query_one(selector, DataTable)
+    return [[str(cell) for cell in table.get_row_at(n)] for n in range(table.row_count)]
+
+
+def quiet(app):  # noqa: ANN001, ANN201 - the app
+    """No automatic sync: nothing here logs in."""
+    app.sync_runner.auto_load = False
+    return app
+
+
+async def test_search_filters_as_you_type_and_enter_opens_the_contact(make_app, store, alice) -> None:
+    seed_crm(store, alice)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await pilot.app.run_action("open_crm('contacts')")
+        await settle(pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        assert [r[0] for r in rows(app, "#contacts-table")] == [
+            "Chen Wei", "Dana Scott", "Marta Kowalska", "Priya Nair"]
+        await pilot.press("slash", *"acme")
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#contacts-table")] == ["Dana Scott", "Marta Kowalska"]
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ContactPageScreen)
+        assert app.screen.contact is not None and app.screen.contact.name == "Dana Scott"
+
+
+async def test_timeline_lists_threads_and_enter_opens_the_message(make_app, store, alice) -> None:
+    data = seed_crm(store, alice)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        app.push_screen(ContactPageScreen(store, alice, data.dana))
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        table = rows(app, "#timeline-table")
+        subjects = [r[3].strip() for r in table]
+        assert subjects[0] == "▾ Meeting next week"
+        assert subjects[2] == "▾ Quarterly order for Acme (3)"
+        assert [r[0].strip() for r in table[3:6]] == ["←", "→", "←"]
+        await pilot.press("down", "down", "down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageViewScreen)
+        assert app.screen.detail is not None and app.screen.detail.subject == "Re: Quarterly order for Acme"
+
+
+async def test_timeline_shows_nothing_to_a_user_who_may_read_no_mailbox(make_app, store, alice) -> None:
+    data = seed_crm(store, alice)
+    bob = make_user(store, alice, "bob")
+    app = quiet(make_app(bob))
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        app.push_screen(ContactPageScreen(store, bob, data.dana))
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert rows(app, "#timeline-table") == []
+        assert app.screen.query_one("#timeline-empty").has_class  # rendered
+        assert app.screen.query_one("TimelinePane").has_class("-empty")
