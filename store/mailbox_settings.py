@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, delete, insert, update
 
-from store import db
+from store import audit, db
 from store.errors import Invalid
 from store.identity import Actor
 from store.mailboxes import LOAD_PERIODS, Mailbox, Mailboxes
@@ -123,8 +123,11 @@ class ServerFolder:
         return self.name.split(self.delimiter) if self.delimiter else [self.name]
 
 
-ON_OFF = {"on": True, "off": False, "yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
-SET_KEYS = ("period", "auto_load", "scope", "folders", "send", "alias", "default_sender", "use_signature", "signature")
+ON_OFF = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
+SET_KEYS = (
+    "period", "auto_load", "scope", "folders", "send", "alias",
+    "default_sender", "use_signature", "signature",
+)
 
 
 def _on_off(key: str, value: str) -> bool:
@@ -134,7 +137,9 @@ def _on_off(key: str, value: str) -> bool:
         raise Invalid({key: f"expected on or off, got '{value}'"}) from None
 
 
-def apply_assignments(current: SettingsDraft, assignments: list[str], cwd: Path | None = None) -> SettingsDraft:
+def apply_assignments(
+    current: SettingsDraft, assignments: list[str], cwd: Path | None = None
+) -> SettingsDraft:
     """Apply KEY=VALUE strings (as `mailroom mailbox set` takes them) to *current*, validated."""
     values = current.model_dump()
     for item in assignments:
@@ -208,7 +213,7 @@ class MailboxSettings:
                     [{"mailbox_id": box.id, "folder": f} for f in draft.selected_folders],
                 )
             changed = sorted(k for k, v in draft.model_dump().items() if before.get(k) != v)
-            _audit(conn, actor, box, "settings.change", {"changed": changed})
+            audit.record(conn, actor, box, "settings.change", {"changed": changed})
         return self._mailboxes.get(actor, box.id, right="configure")
 
     def server_folders(self, box: Mailbox, provider: Provider, secret: Secret) -> list[ServerFolder]:
@@ -246,17 +251,8 @@ class MailboxSettings:
             conn.execute(
                 update(mailboxes).where(mailboxes.c.id == box.id).values(status="ok", status_reason="")
             )
-            _audit(conn, actor, box, "password.change", {})
+            audit.record(conn, actor, box, "password.change", {})
         return self._mailboxes.get(actor, box.id, right="configure")
 
 
 SPECIAL_USE = {"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged"}
-
-
-def _audit(conn, actor: Actor, box: Mailbox, action: str, detail: dict) -> None:  # noqa: ANN001
-    """Write an audit row when the audit log exists (store/audit.py)."""
-    try:
-        from store.audit import record
-    except ImportError:
-        return
-    record(conn, actor, box, action, detail)

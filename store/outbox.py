@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
-from store import compose, db
+from store import audit, compose, db
 from store.compose import Draft
 from store.errors import Conflict, Invalid, NotFound
 from store.identity import Actor
@@ -262,13 +262,13 @@ class Outbox:
                 )
             ).inserted_primary_key[0]
             if box.owner_id != actor.user.id:
-                _audit(
+                audit.record(
                     conn,
                     actor,
                     box,
-                    "send_as",
-                    f"{built.message_id} to {len(built.envelope.recipients)} "
-                    f"recipient(s): {compose.one_line(draft.subject)[:200]}",
+                    audit.SEND_AS,
+                    {"message_id": built.message_id, "recipients": len(built.envelope.recipients)},
+                    at=now,
                 )
             return self._own(conn, actor, new_id)
 
@@ -377,12 +377,3 @@ class Outbox:
                     )
                 )
             ).rowcount
-
-
-def _audit(conn, actor: Actor, box: Mailbox, action: str, detail: str) -> None:  # noqa: ANN001
-    """Record a send-as on someone else's mailbox in the audit log (store/audit.py, added with sharing)."""
-    try:
-        from store import audit
-    except ImportError:  # sharing (and with it sending from others' mailboxes) is not installed yet
-        return
-    audit.record(conn, actor, box, action, detail)

@@ -266,3 +266,19 @@ def test_delivery_loop_drains_on_wake_and_stops(store, admin, secrets, provider)
     assert not loop.is_alive()
     assert [r.item_id for r in reports[0].results] == [item.id]
     assert store.outbox.get(admin, item.id).attempts == 1
+
+
+def test_sending_from_a_shared_mailbox_is_audited_without_content(store, admin, secrets, provider) -> None:
+    box = add_box(store, admin, secrets, provider, "desk@acme.example")
+    store.identity.add(admin, "user", "bob")
+    store.identity.grant(admin, "CanAccessSharedMailbox", "bob")
+    store.sharing.set_enabled(admin, box.id, True)
+    store.sharing.set_rights(admin, box.id, "bob", read=True, send=True, configure=False)
+    bob = store.identity.actor("bob")
+    assert [b.email for b in store.outbox.senders(bob)] == ["desk@acme.example"]
+    item = store.outbox.queue(bob, Draft(box.id, to=("x@client.example",), subject="Quote", body="Secret text"))
+    lines = [e for e in store.audit.list(admin, box.id) if e.action == "send_as"]
+    assert len(lines) == 1 and lines[0].actor_name == "bob"
+    assert lines[0].detail == {"message_id": item.message_id, "recipients": 1}
+    own = store.outbox.queue(admin, Draft(box.id, to=("x@client.example",), subject="Mine"))
+    assert own.id and len([e for e in store.audit.list(admin, box.id) if e.action == "send_as"]) == 1
