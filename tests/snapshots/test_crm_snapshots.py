@@ -8,6 +8,8 @@ import pytest
 
 from screens.contact_page import ContactPageScreen
 from screens.contacts import ContactsScreen
+from screens.enrichment_review import EnrichmentReviewScreen
+from screens.unmatched import UnmatchedScreen
 from tests.snapshots.conftest import SNAP_SIZE, settle
 from tests.tui.crm_support import seed_crm
 
@@ -79,4 +81,26 @@ def test_contact_timeline(snap_compare, make_app, store, alice) -> None:
         await pilot.press("t")
         await settle(pilot)
 
+    assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_enrichment_review(snap_compare, make_app, store, alice) -> None:
+    """You should see "Review proposals" in the header, "2 values found in signatures wait for your
+    decision.", and two rows for Dana Scott: Phone +1 555 0199 and Job title Senior Purchasing Manager, both
+    "From message" 2026-04-27 Re: Quarterly order for Acme; the footer offers a Accept, r Reject, esc Back."""
+
+    def review(data):  # noqa: ANN001, ANN202
+        store.crm.enrichment.refresh(alice, data.dana)
+        return EnrichmentReviewScreen(store, alice)
+
+    app, run_before, _ = crm_app(make_app, store, alice, review)
+    assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_unmatched_queue(snap_compare, make_app, store, alice) -> None:
+    """You should see "3 addresses in your mail belong to no contact; most messages first." and the rows
+    olga@umbrella.example (Olga Petrova, 3, 2026-05-08), sam@hooli.example (Sam Lee, 2, 2026-04-29) and
+    ruth@vandelay.example (Ruth Baker, 1, 2026-05-01); the footer offers a Add as contact, l Link to
+    contact, i Ignore, esc Back."""
+    app, run_before, _ = crm_app(make_app, store, alice, lambda d: UnmatchedScreen(store, alice))
     assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)

@@ -72,3 +72,47 @@ async def test_timeline_shows_nothing_to_a_user_who_may_read_no_mailbox(make_app
         assert rows(app, "#timeline-table") == []
         assert app.screen.query_one("#timeline-empty").has_class  # rendered
         assert app.screen.query_one("TimelinePane").has_class("-empty")
+
+
+async def test_accept_and_reject_proposals_store_the_choice(make_app, store, alice) -> None:
+    data = seed_crm(store, alice)
+    store.crm.enrichment.refresh(alice, data.dana)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await pilot.app.run_action("open_crm('proposals')")
+        await settle(pilot)
+        assert [r[1:3] for r in rows(app, "#proposals-table")] == [
+            ["Phone", "+1 555 0199"], ["Job title", "Senior Purchasing Manager"]]
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert rows(app, "#proposals-table") == []
+    dana = store.crm.contacts.get(alice, data.dana)
+    assert dana.phones == ("+1 555 0100", "+1 555 0199")
+    assert dana.job_title == "Purchasing Manager"
+    assert {p.field: p.state for p in store.crm.enrichment.proposals(alice, state="rejected")} == {
+        "job_title": "rejected"}
+
+
+async def test_add_from_unmatched_creates_the_contact(make_app, store, alice) -> None:
+    seed_crm(store, alice)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await pilot.app.run_action("open_crm('unmatched')")
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#unmatched-table")] == [
+            "olga@umbrella.example", "sam@hooli.example", "ruth@vandelay.example"]
+        await pilot.press("a")
+        await settle(pilot)
+        assert [r[0] for r in rows(app, "#unmatched-table")] == ["sam@hooli.example", "ruth@vandelay.example"]
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press(*"chen", "enter", "enter")
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        assert rows(app, "#unmatched-table") == []
+    assert store.crm.contacts.find(alice, "olga@umbrella.example").name == "Olga Petrova"
+    assert store.crm.contacts.find(alice, "Chen Wei").emails == ("chen.wei@globex.example", "sam@hooli.example")
+    assert store.crm.unmatched.ignored(alice) == ["ruth@vandelay.example"]
