@@ -10,7 +10,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, RadioSet, Select, Static, TextArea
@@ -20,6 +20,7 @@ from screens.change_password import ChangePasswordScreen
 from screens.confirm import ConfirmScreen
 from screens.folder_tree import FolderTree
 from screens.settings_sections import ConnectionSection, FoldersSection, LoadSection, SendSection
+from screens.settings_sharing import SharingSection
 from store.errors import Invalid, StoreError
 from store.identity import Actor
 from store.mailbox_settings import ServerFolder, SettingsDraft
@@ -28,6 +29,7 @@ from store.net import Endpoint
 from store.providers import Provider
 from store.secrets import SecretStore
 from store.service import Store
+from store.sharing import SharingState
 
 log = logging.getLogger("mailroom.tui")
 FIELDS = (
@@ -108,6 +110,7 @@ class MailboxSettingsScreen(Screen[bool]):
         box: Mailbox
         provider: Provider
         other_default: str
+        sharing: SharingState | None = None  # None: the user may not share, so the section is not shown
 
     @dataclass
     class OpenFailed(Message):
@@ -123,9 +126,10 @@ class MailboxSettingsScreen(Screen[bool]):
 
     @dataclass
     class SaveRefused(Message):
-        """The store refused the settings; field → message."""
+        """The store refused the settings (field → message) or, after storing them, the sharing table."""
 
         errors: dict[str, str]
+        sharing: bool = False
 
     def __init__(
         self,
@@ -179,10 +183,12 @@ class MailboxSettingsScreen(Screen[bool]):
                 for b in self.store.mailboxes.visible(self.actor)
                 if b.is_default_sender and b.owner_id == box.owner_id and b.id != box.id
             ]
+            may_share = self.store.sharing.may_share(self.actor)
+            sharing = self.store.sharing.get(self.actor, box.id) if may_share else None
         except StoreError as exc:
             self.post_message(self.OpenFailed(str(exc)))
             return
-        self.post_message(self.Opened(box, provider, others[0] if others else ""))
+        self.post_message(self.Opened(box, provider, others[0] if others else "", sharing))
 
     @on(OpenFailed)
     def _open_failed(self, event: OpenFailed) -> None:
@@ -201,9 +207,10 @@ class MailboxSettingsScreen(Screen[bool]):
                 ),
                 id="settings-left",
             ),
-            Vertical(
+            VerticalScroll(
                 SendSection(event.box, event.other_default),
                 ConnectionSection(event.box, event.provider),
+                *([SharingSection(event.sharing, self.store, self.actor)] if event.sharing else []),
                 id="settings-right",
             ),
             id="settings-body",
@@ -226,7 +233,8 @@ class MailboxSettingsScreen(Screen[bool]):
     @property
     def dirty(self) -> bool:
         """Whether anything differs from what was stored when the page opened."""
-        return bool(self.initial) and self.values() != self.initial
+        edited = self.values() != self.initial or any(s.dirty for s in self.query(SharingSection))
+        return bool(self.initial) and edited
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         """Show each error beside its field (any other above the buttons); focus the first field in error."""
@@ -312,25 +320,35 @@ class MailboxSettingsScreen(Screen[bool]):
             return
         self.show_errors({})
         self.saving = True
-        self._save(draft)
+        sharing = self.query(SharingSection)
+        self._save(draft, sharing.first().state() if sharing else None)
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="settings.save", description="Save settings"
     )
-    def _save(self, draft: SettingsDraft) -> None:
+    def _save(self, draft: SettingsDraft, sharing: SharingState | None) -> None:
+        """Store the settings, then the sharing table (each in one transaction of its own)."""
+        settings_saved = False
         try:
             box = self.store.settings.save(self.actor, self.mailbox_id, draft)
+            settings_saved = True
+            if sharing is not None:
+                self.store.sharing.save(self.actor, self.mailbox_id, sharing)
         except Invalid as exc:
-            self.post_message(self.SaveRefused(exc.errors))
+            self.post_message(self.SaveRefused(exc.errors, sharing=settings_saved))
             return
         except StoreError as exc:
-            self.post_message(self.SaveRefused({"": str(exc)}))
+            self.post_message(self.SaveRefused({"": str(exc)}, sharing=settings_saved))
             return
         self.post_message(self.Saved(box))
 
     @on(SaveRefused)
     def _save_refused(self, event: SaveRefused) -> None:
         self.saving = False
+        if event.sharing:
+            self.initial = self.values()  # the settings are stored; only the table is not
+            self.query_one(SharingSection).refused(event.errors)
+            return
         self.show_errors(place_errors(event.errors, self.values()))
 
     @on(Saved)

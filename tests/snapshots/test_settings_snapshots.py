@@ -53,8 +53,9 @@ def test_settings_page_defaults(snap_compare, tmp_path, store, alice, secrets) -
     Folders box saying only the Inbox is loaded; right, "Send mail from the app" with sending on, an empty
     Alias, "Use anna@example.test as default sender" checked, "Use a signature" off over an empty signature
     editor, and Connection: Example Mail, IMAP localhost:993 (implicit TLS), SMTP localhost:465 (implicit
-    TLS), the login, a green "● ok" and "Change password…". Cancel (esc) and Save (ctrl+s) at the bottom
-    right."""
+    TLS), the login, a green "● ok" and "Change password…"; under it, "Sharing" with "Access for other users"
+    unchecked and "No users or roles have access yet. Press + to add one.". Cancel (esc) and Save (ctrl+s)
+    at the bottom right."""
     connect(store, alice, secrets)
 
     async def run_before(pilot) -> None:
