@@ -46,16 +46,14 @@ class ContactUpdateRefused(Message):
 
 
 def details_block(contact: Contact) -> Content:
-    """The contact's fields as labelled lines."""
-    lines = [
-        ("Name", contact.name),
-        ("Addresses", ("\n" + " " * 14).join(contact.emails) or "(none)"),
-        ("Phones", ("\n" + " " * 14).join(contact.phones) or "(none)"),
-        ("Job title", contact.job_title or "(none)"),
-        ("Company", contact.company or "(none)"),
-    ]
-    return Content("\n").join(Content.assemble((f"{label}:".ljust(13), "bold"), " ", value)
-                              for label, value in lines)
+    """The contact's fields as labelled lines, one line per address and phone."""
+    lines = [("Name", contact.name)]
+    for label, values in (("Addresses", list(contact.emails)), ("Phones", list(contact.phones))):
+        lines += [(label if n == 0 else "", v) for n, v in enumerate(values or ["(none)"])]
+    lines += [("Job title", contact.job_title or "(none)"), ("Company", contact.company or "(none)")]
+    return Content("\n").join(
+        Content.assemble(((f"{label}:" if label else "").ljust(13), "bold"), " ", value)
+        for label, value in lines)
 
 
 class ContactPageScreen(Screen[None]):

@@ -1,4 +1,4 @@
-"""Review proposals from signatures: accept writes the value to the contact, reject never proposes it again."""
+"""Review proposals from signatures: accept writes a value to its contact; a rejected one never returns."""
 
 from __future__ import annotations
 

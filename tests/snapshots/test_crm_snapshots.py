@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from screens.company_page import CompanyPageScreen
 from screens.contact_page import ContactPageScreen
 from screens.contacts import ContactsScreen
 from screens.enrichment_review import EnrichmentReviewScreen
@@ -33,6 +34,7 @@ def crm_app(make_app, store, alice, screen_of):  # noqa: ANN001, ANN201
     async def run_before(pilot) -> None:  # noqa: ANN001
         await pilot.pause()
         pilot.app.push_screen(screen_of(data))
+        await settle(pilot)
         await settle(pilot)
 
     return app, run_before, data
@@ -103,4 +105,11 @@ def test_unmatched_queue(snap_compare, make_app, store, alice) -> None:
     ruth@vandelay.example (Ruth Baker, 1, 2026-05-01); the footer offers a Add as contact, l Link to
     contact, i Ignore, esc Back."""
     app, run_before, _ = crm_app(make_app, store, alice, lambda d: UnmatchedScreen(store, alice))
+    assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_company_page(snap_compare, make_app, store, alice) -> None:
+    """You should see "Company · Acme Corp" in the header, the Details tab with the domain acme.example and
+    two contacts, Dana Scott <dana@acme.example> and Marta Kowalska <marta@acme.example>, one per line."""
+    app, run_before, _ = crm_app(make_app, store, alice, lambda d: CompanyPageScreen(store, alice, d.acme))
     assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)

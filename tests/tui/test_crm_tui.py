@@ -114,5 +114,22 @@ async def test_add_from_unmatched_creates_the_contact(make_app, store, alice) ->
         await settle(pilot)
         assert rows(app, "#unmatched-table") == []
     assert store.crm.contacts.find(alice, "olga@umbrella.example").name == "Olga Petrova"
-    assert store.crm.contacts.find(alice, "Chen Wei").emails == ("chen.wei@globex.example", "sam@hooli.example")
+    chen = store.crm.contacts.find(alice, "Chen Wei")
+    assert chen.emails == ("chen.wei@globex.example", "sam@hooli.example")
     assert store.crm.unmatched.ignored(alice) == ["ruth@vandelay.example"]
+
+
+async def test_companies_list_opens_a_company_with_its_timeline(make_app, store, alice) -> None:
+    seed_crm(store, alice)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await pilot.app.run_action("open_crm('companies')")
+        await settle(pilot)
+        assert [r[:3] for r in rows(app, "#companies-table")] == [
+            ["Acme Corp", "acme.example", "2"], ["Globex", "globex.example", "1"]]
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        subjects = [r[3].strip() for r in rows(app, "#timeline-table") if r[3].startswith("▾")]
+        assert subjects == ["▾ Meeting next week", "▾ Quarterly order for Acme (3)", "▾ Pricing for 2026 (2)"]

@@ -76,8 +76,8 @@ class TimelinePane(Vertical):
             for item in thread.items:
                 key = f"message-{item.message_id}"
                 self._items[key] = item
-                table.add_row(Text(f" {ARROWS[item.direction]}"), f"{item.sent_at:%Y-%m-%d %H:%M}", item.mailbox,
-                              Text(f"  {item.subject or '(no subject)'}"), key=key)
+                table.add_row(Text(f" {ARROWS[item.direction]}"), f"{item.sent_at:%Y-%m-%d %H:%M}",
+                              item.mailbox, Text(f"  {item.subject or '(no subject)'}"), key=key)
         empty = not view.threads
         self.set_class(empty, "-empty")
         self.query_one("#timeline-empty", Static).update(

@@ -1,0 +1,123 @@
+"""One company: its domains and contacts, and its timeline of mail across the mailboxes the user may read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from store.crm.companies import Company
+from store.crm.contacts import Contact
+from store.crm.timeline import TimelineView
+from store.identity import Actor
+from store.service import Store
+from tui.widgets.timeline import TimelineMessageChosen, TimelinePane
+
+
+@dataclass
+class CompanyRead(Message):
+    """The worker read the company and its contacts."""
+
+    company: Company
+    contacts: list[Contact]
+
+
+@dataclass
+class CompanyTimelineRead(Message):
+    """The worker built the company's timeline."""
+
+    view: TimelineView
+
+
+def company_block(company: Company, people: list[Contact]) -> Content:
+    """The company's name, domains and contacts as labelled lines, one line per domain and contact."""
+    names = [f"{c.name} <{c.emails[0]}>" if c.emails else c.name for c in people]
+    lines = [("Name", company.name)]
+    for label, values in (("Domains", list(company.domains)), ("Contacts", names)):
+        lines += [(label if n == 0 else "", v) for n, v in enumerate(values or ["(none)"])]
+    return Content("\n").join(
+        Content.assemble(((f"{label}:" if label else "").ljust(13), "bold"), " ", value)
+        for label, value in lines)
+
+
+class CompanyPageScreen(Screen[None]):
+    """Details and Timeline tabs of one company; enter on the timeline opens a message."""
+
+    SUB_TITLE = "Company"
+    BINDINGS = [
+        Binding("d", "tab('details')", "Details", id="company_page.details"),
+        Binding("t", "tab('timeline')", "Timeline", id="company_page.timeline"),
+        Binding("escape", "app.pop_screen", "Back", id="company_page.back"),
+    ]
+    DEFAULT_CSS = """
+    CompanyPageScreen TabbedContent { height: 1fr; }
+    CompanyPageScreen TabPane { padding: 1 1 0 1; }
+    CompanyPageScreen #company-details { padding: 0 1; }
+    """
+
+    def __init__(self, store: Store, actor: Actor, company_id: int) -> None:
+        super().__init__()
+        self.store = store
+        self.actor = actor
+        self.company_id = company_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="details"):
+            with TabPane("Details", id="details"):
+                yield Static("Loading the company…", id="company-details")
+            with TabPane("Timeline", id="timeline"):
+                yield TimelinePane(id="company-timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.read_company()
+        self.read_timeline()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="company.read", description="Open company")
+    def read_company(self) -> None:
+        """Read the company and its contacts off the UI thread."""
+        crm = self.store.crm
+        company = crm.companies.get(self.actor, self.company_id)
+        self.post_message(CompanyRead(company, crm.contacts.list(self.actor, company_id=self.company_id)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="company.timeline",
+          description="Company timeline")
+    def read_timeline(self) -> None:
+        """Build the timeline (only mail in mailboxes the user may read) off the UI thread."""
+        view = self.store.crm.timelines.open(self.actor, company_id=self.company_id)
+        self.post_message(CompanyTimelineRead(view))
+
+    @on(Worker.StateChanged)
+    def _pass_failure_to_app(self, event: Worker.StateChanged) -> None:
+        """Hand a failed worker to the app, which reports it (worker messages do not bubble)."""
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(event)
+
+    @on(CompanyRead)
+    def _show(self, event: CompanyRead) -> None:
+        self.sub_title = f"Company · {event.company.name}"
+        self.query_one("#company-details", Static).update(company_block(event.company, event.contacts))
+
+    @on(CompanyTimelineRead)
+    def _show_timeline(self, event: CompanyTimelineRead) -> None:
+        self.query_one(TimelinePane).show(event.view)
+
+    @on(TimelineMessageChosen)
+    def _open_message(self, event: TimelineMessageChosen) -> None:
+        from screens.message_view import MessageViewScreen
+
+        self.app.push_screen(MessageViewScreen(self.store, self.actor, event.item.message_id))
+
+    def action_tab(self, tab: str) -> None:
+        """Show the Details or the Timeline tab."""
+        self.query_one(TabbedContent).active = tab
+        if tab == "timeline":
+            self.query_one("#timeline-table").focus()
