@@ -56,9 +56,32 @@ def check_address(text: str) -> Address:
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise Invalid({"email": str(exc)}) from None
+        if "special-use or reserved" not in str(exc):
+            raise Invalid({"email": str(exc)}) from None
+        return _internal_address(text)
     wire_safe(result.normalized, "email")
     return Address(result.normalized, result.local_part, result.ascii_domain.lower())
+
+
+def _internal_address(text: str) -> Address:
+    """An address on a company-internal domain (corp.local, mail.test): the local part is checked by the
+    validator against a public stand-in domain, the domain by its DNS syntax alone."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from store.providers import normalize_domain
+
+    local, _, domain = text.rpartition("@")
+    try:
+        stand_in = validate_email(f"{local}@example.com", check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise Invalid({"email": str(exc)}) from None
+    try:
+        ascii_domain = normalize_domain(domain)
+    except Invalid:
+        raise Invalid({"email": f"'{domain}' is not a valid domain"}) from None
+    email = f"{stand_in.local_part}@{ascii_domain}"
+    wire_safe(email, "email")
+    return Address(email, stand_in.local_part, ascii_domain)
 
 
 def login_for(provider: Provider, email: str, typed_login: str = "") -> str:

@@ -240,3 +240,16 @@ def test_password_with_line_breaks_never_reaches_the_wire(password: str) -> None
             assert "line breaks" in str(info.value) and password not in str(info.value)
         with pytest.raises(TimeoutError):
             listener.accept()
+
+
+def test_company_internal_domains_are_accepted() -> None:
+    """Special-use domains (corp.local, mail.internal, …) are common for company servers."""
+    a = check_address("Ann.Smith@Corp.LOCAL")
+    assert (a.email, a.local_part, a.domain) == ("Ann.Smith@corp.local", "Ann.Smith", "corp.local")
+    assert check_address("ops@mail.internal").domain == "mail.internal"
+    with pytest.raises(Invalid, match="invalid characters"):
+        check_address("ann smith@corp.local")
+    with pytest.raises(Invalid, match="hyphen"):
+        check_address("ann@-bad-.local")
+    with pytest.raises(Invalid, match="invalid characters"):
+        check_address("ann@bad_domain.local")
