@@ -149,7 +149,11 @@ def load_bodies(run: Run) -> None:
 def load_folder_bodies(run: Run, row: writer.FolderRow, uidvalidity: int) -> None:
     """Fetch the bodies of a few new messages of the folder just synced, while it is still selected."""
     opts = run.options
-    jobs = [j for j in writer.body_jobs(run.conn, run.mailbox.id, row.id) if j.size <= opts.large_message]
+    jobs = [
+        j
+        for j in writer.body_jobs(run.conn, run.mailbox.id, row.id, few=True)
+        if j.size <= opts.large_message
+    ]
     if not jobs or sum(j.size for j in jobs) > opts.inline_bodies:
         return
     run.selected_validity = uidvalidity

@@ -292,8 +292,7 @@ def _known_changes(
             changed, vanished = s.changed_since(row.highest_uid, row.highestmodseq)
         flags = [(_flags(d), _modseq(d), uid) for uid, d in changed.items() if b"FLAGS" in d]
         if vanished is not None:
-            stored = writer.stored_uids(conn, row.id)
-            expunged = [u for u in vanished if u in stored]
+            expunged = sorted(vanished)  # UIDs never stored delete nothing
         else:
             expunged = _missing_uids(run, row)
     else:

@@ -225,9 +225,19 @@ def body_jobs(
     folder_id: int | None = None,
     after_uid: int = 0,
     limit: int = -1,
+    few: bool = False,
 ) -> list[BodyJob]:
     """Messages of the mailbox that have an envelope but no body yet, one location each, by folder and UID
-    (with *folder_id*: those that sit in that folder above *after_uid*, at most *limit*, to fetch there)."""
+    (with *folder_id*: those that sit in that folder above *after_uid*, at most *limit*, to fetch there;
+    *few*: start from the pending messages, not the folder, when only a few are pending in a big store)."""
+    if folder_id is not None and few:
+        rows = conn.execute(
+            "SELECT m.id, l.uid, m.size FROM messages m CROSS JOIN message_locations l "
+            "ON l.message_id = m.id WHERE m.body_loaded = 0 AND l.folder_id = ? AND l.uid > ? "
+            "ORDER BY l.uid LIMIT ?",
+            (folder_id, after_uid, limit),
+        ).fetchall()
+        return [BodyJob(mid, folder_id, uid, size) for mid, uid, size in rows]
     if folder_id is not None:
         rows = conn.execute(
             "SELECT m.id, l.uid, m.size FROM message_locations l JOIN messages m ON m.id = l.message_id "
