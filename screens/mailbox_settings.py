@@ -29,7 +29,7 @@ from store.net import Endpoint
 from store.providers import Provider
 from store.secrets import SecretStore
 from store.service import Store
-from store.sharing import SharingState
+from store.sharing import SharingRefused, SharingState
 
 log = logging.getLogger("mailroom.tui")
 FIELDS = (
@@ -126,7 +126,7 @@ class MailboxSettingsScreen(Screen[bool]):
 
     @dataclass
     class SaveRefused(Message):
-        """The store refused the settings (field → message) or, after storing them, the sharing table."""
+        """The store refused the settings (field → message) or the sharing table (name → message)."""
 
         errors: dict[str, str]
         sharing: bool = False
@@ -327,18 +327,19 @@ class MailboxSettingsScreen(Screen[bool]):
         thread=True, exclusive=True, exit_on_error=False, group="settings.save", description="Save settings"
     )
     def _save(self, draft: SettingsDraft, sharing: SharingState | None) -> None:
-        """Store the settings, then the sharing table (each in one transaction of its own)."""
-        settings_saved = False
+        """Store the settings and, when shown, the sharing table, in one transaction."""
         try:
-            box = self.store.settings.save(self.actor, self.mailbox_id, draft)
-            settings_saved = True
-            if sharing is not None:
-                self.store.sharing.save(self.actor, self.mailbox_id, sharing)
+            if sharing is None:
+                box = self.store.settings.save(self.actor, self.mailbox_id, draft)
+            else:
+                box = self.store.sharing.save_with_settings(
+                    self.store.settings, self.actor, self.mailbox_id, draft, sharing
+                )
         except Invalid as exc:
-            self.post_message(self.SaveRefused(exc.errors, sharing=settings_saved))
+            self.post_message(self.SaveRefused(exc.errors, sharing=isinstance(exc, SharingRefused)))
             return
         except StoreError as exc:
-            self.post_message(self.SaveRefused({"": str(exc)}, sharing=settings_saved))
+            self.post_message(self.SaveRefused({"": str(exc)}))
             return
         self.post_message(self.Saved(box))
 
@@ -346,7 +347,6 @@ class MailboxSettingsScreen(Screen[bool]):
     def _save_refused(self, event: SaveRefused) -> None:
         self.saving = False
         if event.sharing:
-            self.initial = self.values()  # the settings are stored; only the table is not
             self.query_one(SharingSection).refused(event.errors)
             return
         self.show_errors(place_errors(event.errors, self.values()))

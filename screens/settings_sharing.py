@@ -134,8 +134,8 @@ class SharingSection(Section):
         label.set_class(bool(text), "-shown")
 
     def refused(self, errors: Mapping[str, str]) -> None:
-        """The settings were stored but the store refused the table: say so under it and focus it."""
-        self.show_errors({"": "Settings saved; sharing not saved.", **errors})
+        """The store refused the table (so nothing was saved): say why under it and focus it."""
+        self.show_errors({"": "Nothing saved: the sharing table was refused.", **errors})
         self.query_one("#share-table" if self.rows else "#sharing_enabled").focus()
 
     # -- editing -----------------------------------------------------------------------------------

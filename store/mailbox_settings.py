@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Connection, Engine, delete, insert, update
 
 from store import audit, db
 from store.errors import Invalid
@@ -192,8 +193,17 @@ class MailboxSettings:
         """The mailbox, if the user may configure it (else NotFound, like a missing one)."""
         return self._mailboxes.get(actor, email_or_id, right="configure")
 
-    def save(self, actor: Actor, mailbox_id: int, draft: SettingsDraft) -> Mailbox:
-        """Store *draft* in one transaction; the default sender moves off the owner's other mailboxes."""
+    def save(
+        self,
+        actor: Actor,
+        mailbox_id: int,
+        draft: SettingsDraft,
+        also: Callable[[Connection], None] | None = None,
+    ) -> Mailbox:
+        """Store *draft* in one transaction; the default sender moves off the owner's other mailboxes.
+
+        *also* writes more in the same transaction (the sharing table), so both commit or neither does.
+        """
         box = self.open(actor, mailbox_id)
         draft = SettingsDraft.parse(**draft.model_dump())
         before = SettingsDraft.of(box).model_dump()
@@ -214,6 +224,8 @@ class MailboxSettings:
                 )
             changed = sorted(k for k, v in draft.model_dump().items() if before.get(k) != v)
             audit.record(conn, actor, box, "settings.change", {"changed": changed})
+            if also is not None:
+                also(conn)
         return self._mailboxes.get(actor, box.id, right="configure")
 
     def server_folders(self, box: Mailbox, provider: Provider, secret: Secret) -> list[ServerFolder]:

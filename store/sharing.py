@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store import audit, db
 from store.clock import Clock
-from store.errors import Forbidden, Invalid, NotFound
+from store.errors import Forbidden, Invalid, NotFound, StoreError
 from store.identity import Actor, Operation, Principal
 from store.rights import MailboxKey, find_with, live_operations
 from store.schema import principals
 from store.schema_sharing import mailbox_shares, mailbox_sharing
+
+if TYPE_CHECKING:
+    from store.mailbox_settings import MailboxSettings, SettingsDraft
+    from store.mailboxes import Mailbox
 
 # Sharing a mailbox takes both operations, and the owner's or the Configure right on that mailbox.
 SHARING_OPERATIONS = (Operation.SHARED_MAILBOX_ACCESS, Operation.SHARED_MAILBOX_SYNC)
@@ -44,6 +49,10 @@ class SharingState:
     enabled: bool
     rows: list[ShareRow] = field(default_factory=list)
     owner_name: str = ""  # shown for context; ignored when saving
+
+
+class SharingRefused(Invalid):
+    """The store refused the sharing table saved with the settings; keyed by user or role name."""
 
 
 def missing_operations(operations: frozenset[str]) -> list[Operation]:
@@ -127,10 +136,39 @@ class Sharing:
         with Send is stored with Read on.
         """
         with db.write(self._engine) as conn:
-            box = self._require(conn, actor, mailbox)
-            wanted = self._resolve(conn, box, state.rows)
-            self._apply(conn, actor, box, state.enabled, wanted)
-            return self._state(conn, box)
+            return self._save_on(conn, actor, mailbox, state)
+
+    def _save_on(
+        self, conn: Connection, actor: Actor, mailbox: str | int, state: SharingState
+    ) -> SharingState:
+        """Replace the sharing option and table inside the caller's transaction *conn*."""
+        box = self._require(conn, actor, mailbox)
+        wanted = self._resolve(conn, box, state.rows)
+        self._apply(conn, actor, box, state.enabled, wanted)
+        return self._state(conn, box)
+
+    def save_with_settings(
+        self,
+        settings: MailboxSettings,
+        actor: Actor,
+        mailbox_id: int,
+        draft: SettingsDraft,
+        state: SharingState,
+    ) -> Mailbox:
+        """Store the settings page's *draft* and sharing *state* in one transaction (the page's Save).
+
+        A refusal of the sharing part is raised as SharingRefused, so the page shows it beside the table.
+        """
+
+        def share(conn: Connection) -> None:
+            try:
+                self._save_on(conn, actor, mailbox_id, state)
+            except Invalid as exc:
+                raise SharingRefused(exc.errors) from exc
+            except StoreError as exc:
+                raise SharingRefused({"": str(exc)}) from exc
+
+        return settings.save(actor, mailbox_id, draft, also=share)
 
     def set_rights(
         self, actor: Actor, mailbox: str | int, principal_name: str, read: bool, send: bool, configure: bool

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Checkbox, DataTable, OptionList
+from textual.widgets import Checkbox, DataTable, Input, Label, OptionList
 
 from screens.confirm import ConfirmScreen
 from screens.mailbox_settings import MailboxSettingsScreen
@@ -144,3 +144,18 @@ async def test_add_dialog_lists_users_and_roles_and_leaves_out_taken(tmp_path, s
         await pilot.press("down", "down", "enter")
         await pilot.pause()
         assert page.query_one(DataTable).row_count == 2
+
+
+async def test_a_refused_table_shows_beside_it_and_saves_nothing(tmp_path, store, alice, box_id) -> None:
+    app = app_with_file_keyring(tmp_path, store, alice)
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        page = await open_page(pilot, box_id)
+        page.query_one("#alias", Input).value = "Anna"
+        page.query_one(SharingSection).add("ghost", "user")  # as if the user was deleted after being picked
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert pilot.app.screen is page
+        error = page.query_one("#error-sharing", Label)
+        assert "ghost: no user or role named 'ghost'" in str(error.render())
+        assert page.query_one(DataTable).has_focus
+    assert store.settings.open(alice, box_id).alias == ""
