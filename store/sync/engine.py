@@ -166,7 +166,8 @@ class SyncService:
         options: SyncOptions,
         summary: SyncSummary,
     ) -> None:
-        from store.net import NetError
+        from store.net import NetError, server_text
+        from store.secrets import redact
 
         try:
             secret = self._store.mailboxes.credentials(box, secrets)
@@ -183,13 +184,15 @@ class SyncService:
                 return
             except NetError as exc:
                 if exc.kind == "auth":
-                    self._needs_attention(box, summary, str(exc))
+                    self._needs_attention(box, summary, redact(server_text(exc), secret))
                     return
                 error: BaseException = exc
                 text = str(exc)
             except Exception as exc:  # noqa: BLE001 - sorted into transient and fatal below
                 error = exc
                 text = f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
+            # What a server said may echo the password or carry terminal escapes: neither is shown.
+            text = redact(server_text(text), secret)
             if not _is_transient(error) or attempt >= len(options.retry_delays):
                 summary.ok, summary.error = False, text
                 summary.error_kind = (

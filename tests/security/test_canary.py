@@ -432,12 +432,6 @@ def _echo_after_login(peer: Peer) -> None:
     peer.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE(store/sync): engine.py puts the server's words unfiltered into SyncSummary.error "
-    "(printed by `mailroom sync`): a password the server echoes and terminal escapes reach the terminal; "
-    "fix: redact(server_text(exc), secret) from store.secrets and store.net",
-)
 def test_a_server_echoing_the_password_during_sync_is_not_repeated(hostile, pki, box_env_factory):
     password = "Pw-7Rq2-secret-never-on-the-wire"
     server = hostile("IMAP", [tls(pki.server), send("* OK ready"), _echo_after_login])
