@@ -13,6 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from screens.compose import open_compose
+from screens.compose_load import ComposeStart, StartKind
 from store.identity import Actor
 from store.service import Store
 from store.sync.messages import MessageDetail, MessageRow
@@ -81,7 +83,12 @@ class MessageViewScreen(Screen[None]):
 
     SUB_TITLE = "Message"
     AUTO_FOCUS = "#message-body"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="message.back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="message.back"),
+        Binding("r", "answer('reply')", "Reply", id="message.reply"),
+        Binding("a", "answer('reply_all')", "Reply all", id="message.reply_all"),
+        Binding("f", "answer('forward')", "Forward", id="message.forward"),
+    ]
 
     def __init__(self, store: Store, actor: Actor, message_id: int, location_id: int | None = None) -> None:
         super().__init__()
@@ -117,6 +124,10 @@ class MessageViewScreen(Screen[None]):
         head.update(header_block(detail, location))
         body = detail.body_text if detail.body_loaded else NOT_LOADED
         self.query_one("#message-body", TextArea).load_text(body or "(This message has no text.)")
+
+    def action_answer(self, kind: StartKind) -> None:
+        """Write a reply, a reply to all, or a forward of this message."""
+        open_compose(self.app, self.store, self.actor, ComposeStart(kind, self.message_id))
 
     @on(Worker.StateChanged)
     def _failed(self, event: Worker.StateChanged) -> None:

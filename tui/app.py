@@ -29,6 +29,7 @@ from store.identity import Actor, Operation
 from store.mailboxes import Mailbox
 from store.service import Store
 from tui.crm_areas import CRM_COMMANDS, open_area
+from tui.delivery_runner import DeliveryRunner, OutboxChanged, report_text
 from tui.settings import Settings
 from tui.sync_runner import SyncRunner
 from tui.widgets.account_menu import MenuCommand, account_commands, edit_settings_commands
@@ -72,6 +73,7 @@ class MailroomApp(App[None]):
         "styles/panel.tcss",
         "styles/directories.tcss",
         "styles/forms.tcss",
+        "styles/compose.tcss",
         "styles/mail.tcss",
     ]
     COMMANDS = {MailroomCommands}
@@ -87,6 +89,7 @@ class MailroomApp(App[None]):
         self.actor = actor
         self.clock = clock
         self.panel: PanelScreen | None = None
+        self.delivery = DeliveryRunner(self)
         self.sync_runner = SyncRunner(self)
 
     def get_default_screen(self) -> Screen:
@@ -108,12 +111,26 @@ class MailroomApp(App[None]):
             )
         self.set_keymap(ui.keymap)
         self.sync_runner.start_automatic()
+        self.delivery.start()
         log.info("Opened the app for user %s on %s", self.actor.user.name, self.store.path)
+
+    async def on_unmount(self) -> None:
+        """Stop delivering the outbox when the app ends (what is queued waits for the next start)."""
+        await self.delivery.stop()
 
     @on(DescendantFocus)
     def _apply_cursor_blink(self, event: DescendantFocus) -> None:
         if isinstance(event.widget, Input | TextArea):
             event.widget.cursor_blink = self.settings.ui.cursor_blink
+
+    @on(OutboxChanged)
+    def _outbox_changed(self, event: OutboxChanged) -> None:
+        """Tell every open screen (the outbox refreshes) and say what a delivery run did."""
+        for screen in self.screen_stack:
+            screen.post_message(OutboxChanged(event.report))
+        note = report_text(event.report) if event.report is not None else None
+        if note is not None:
+            self.notify(note[0], title="Outbox", severity=note[1], timeout=12)  # type: ignore[arg-type]
 
     @on(Worker.StateChanged)
     def _report_worker_failure(self, event: Worker.StateChanged) -> None:
@@ -140,6 +157,8 @@ class MailroomApp(App[None]):
         return [
             *account_commands(self.actor),
             *edit_settings_commands(list(mailboxes)),
+            MenuCommand("New message", "app.compose", "Write an email from one of your mailboxes"),
+            MenuCommand("Outbox", "app.open_outbox", "Messages waiting to be sent, refused or sent"),
             *CRM_COMMANDS,
             MenuCommand("Quit", "app.quit", "Leave Mailroom"),
         ]
@@ -167,6 +186,20 @@ class MailroomApp(App[None]):
     def action_sync_now(self) -> None:
         """Load new mail of every mailbox now."""
         self.sync_now()
+
+    def action_compose(self) -> None:
+        """Write a new message."""
+        from screens.compose import ComposeScreen, open_compose
+
+        if not isinstance(self.screen, ComposeScreen):
+            open_compose(self, self.store, self.actor)
+
+    def action_open_outbox(self) -> None:
+        """Show the outbox."""
+        from screens.outbox import OutboxScreen
+
+        if not isinstance(self.screen, OutboxScreen):
+            self.push_screen(OutboxScreen(self.store, self.actor, self.clock))
 
     def action_open_crm(self, area: str) -> None:
         """Open a CRM screen: contacts, companies, proposals or unmatched."""

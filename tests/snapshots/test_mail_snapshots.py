@@ -107,7 +107,8 @@ def test_message_view(snap_compare, make_app, store, alice) -> None:
     """You should see the message view titled "Quarterly figures for Acme": From Bruno Keller
     <bruno@acme.example>, To Alice Moreau <alice@gmail.com>, Date Mon, 11 May 2026 08:30 UTC, Mailbox
     alice@gmail.com · INBOX, Flags unread, Attachments figures-q1.pdf (application/pdf, 180 KB); below, the
-    text "Hello Alice, …" in a bordered pane, and only "esc Back" (and ^q Quit) in the footer."""
+    text "Hello Alice, …" in a bordered pane, and "esc Back", "r Reply", "a Reply all", "f Forward" (and
+    ^q Quit) in the footer."""
     app = mail_app(make_app, store, alice)
 
     async def run_before(pilot) -> None:

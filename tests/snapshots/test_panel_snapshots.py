@@ -8,8 +8,8 @@ from tests.snapshots.conftest import SNAP_SIZE, add_mailbox, add_two_mailboxes, 
 def test_panel_empty_state(snap_compare, make_app) -> None:
     """You should see the Email tab with a centred "Welcome to Mailroom" card saying "No mailbox
     connected yet. Press n or choose Account ▸ New account to connect one.", the Account button,
-    "Signed in as alice · administrator" above the footer, and n / a / s / ctrl+q in the footer
-    (no "Edit settings")."""
+    "Signed in as alice · administrator" above the footer, and n / a / s / c New message / o Outbox /
+    ctrl+q in the footer (no "Edit settings")."""
 
     async def run_before(pilot) -> None:
         await settle(pilot)

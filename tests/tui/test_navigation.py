@@ -271,6 +271,8 @@ async def test_palette_lists_every_menu_action(make_app, store, alice) -> None:
             "Mail provider domains",
             "Edit settings of alice@gmail.com",
             "Edit settings of sales@acme.example",
+            "New message",
+            "Outbox",
             "Contacts",
             "Companies",
             "Review proposals",
