@@ -44,7 +44,7 @@ FOLDER_FAILURES = {
 }
 SEND_OFF_NOTE = "Off: this mailbox is not offered as a sender anywhere."
 SCOPE_NOTES = {
-    "inbox": "Only the Inbox is loaded. Choose Selected folders to pick folders from the server.",
+    "inbox": "The Inbox is loaded (and sent mail, always). Choose Selected folders to pick folders.",
     "all": "Every folder on the server is loaded. Choose Selected folders to pick some of them.",
 }
 

@@ -27,8 +27,11 @@ def since_date(period: str, today: date) -> date | None:
 
 
 def in_scope(box_scope: str, selected: tuple[str, ...], folder: RemoteFolder) -> bool:
-    """Whether the mailbox's folder scope takes this folder; a selected parent does not take its children."""
-    if box_scope == "all":
+    """Whether the mailbox's folder scope takes this folder; a selected parent does not take its children.
+
+    The Sent folder (SPECIAL-USE \\Sent) is always taken: outgoing mail, including the copies the app
+    appends after sending, belongs in the threads and CRM timelines whatever folders the user loads."""
+    if box_scope == "all" or "\\Sent" in folder.flags:
         return True
     if box_scope == "selected":
         return folder.name in selected or (

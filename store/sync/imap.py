@@ -128,6 +128,7 @@ class Session:
         self.qresync = use_qresync and use_condstore and "QRESYNC" in caps
         self.condstore = use_condstore and ("CONDSTORE" in caps or self.qresync)
         self.list_status = "LIST-STATUS" in caps
+        self.special_use = "SPECIAL-USE" in caps
         self.idle = "IDLE" in caps
         if self.qresync:
             client.enable("QRESYNC")
@@ -144,7 +145,9 @@ class Session:
         items = "MESSAGES UIDNEXT UIDVALIDITY" + (" HIGHESTMODSEQ" if self.condstore else "")
         imap = self.client._imap
         imap.untagged_responses.pop("STATUS", None)
-        typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", f"(STATUS ({items}))")
+        # With RETURN options a server names the special-use folders (\\Sent …) only when asked to.
+        special = "SPECIAL-USE " if self.special_use else ""
+        typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", f"({special}STATUS ({items}))")
         typ, data = imap._untagged_response(typ, data, "LIST")
         if typ != "OK":
             return self._list(), {}

@@ -182,4 +182,5 @@ def test_the_next_sync_loads_exactly_the_folders_set(
     assert dict(rows) == {
         "Clients/Ромашка": folders["Clients/Ромашка"],
         "Projects/Beta/Specs": folders["Projects/Beta/Specs"],
+        "Sent": folders["Sent"],  # outgoing mail is always loaded (docs/sync.md)
     }

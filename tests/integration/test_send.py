@@ -328,11 +328,6 @@ def test_a_retried_sent_copy_is_not_appended_twice(env: SendEnv) -> None:
     assert len(env.store.messages.list(env.admin, folder="Sent")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sync engine drops the Sent folder of an Inbox-only mailbox as out "
-    "of scope (store/sync/folders.py in_scope); sent mail should stay in its thread",
-)
 def test_sent_copy_stays_in_the_store_after_an_inbox_only_sync(env: SendEnv) -> None:
     assert env.box.folder_scope == "inbox"
     env.store.outbox.queue(env.admin, Draft(env.box.id, to=("bob@acme.example",), subject="Stays"))
