@@ -71,14 +71,16 @@ def add_mailbox(
 
 
 @pytest.fixture(autouse=True)
-def stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Remove what changes rendering or settings from outside: NO_COLOR, TEXTUAL_THEME, MAILROOM_*."""
+def stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loopback_dns: str) -> None:
+    """Remove what changes rendering or settings from outside: NO_COLOR, TEXTUAL_THEME, MAILROOM_*
+    (DNS stays on the loopback stub of tests/conftest.py)."""
     import os
 
     for name in list(os.environ):
         if name in {"NO_COLOR", "TEXTUAL_THEME"} or name.startswith("MAILROOM_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MAILROOM_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("MAILROOM_DNS_SERVER", loopback_dns)
 
 
 @pytest.fixture
