@@ -192,8 +192,38 @@ class Outbox:
             return ""
 
     def suggest(self, actor: Actor, prefix: str, limit: int = 10) -> list[str]:
-        """Addresses for completion: past correspondents in mailboxes the user may see whose address or name
-        starts with *prefix*, the most frequent first, as `Name <address>`."""
+        """Addresses for completion, as `Name <address>`: the CRM's contacts whose address or name starts
+        with *prefix* first, then past correspondents in mailboxes the user may see, most frequent first."""
+        contacts = self._suggest_contacts(prefix, limit)
+        known = {c.rpartition("<")[2].rstrip(">").lower() for c in contacts}
+        past = [s for s in self._suggest_correspondents(actor, prefix, limit) if
+                s.rpartition("<")[2].rstrip(">").lower() not in known]
+        return (contacts + past)[:limit]
+
+    def _suggest_contacts(self, prefix: str, limit: int) -> list[str]:
+        from store.crm.tables import contact_emails, contacts
+
+        prefix = compose.one_line(prefix).lower()
+        if not prefix:
+            return []
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = (
+            select(contact_emails.c.address, contacts.c.name)
+            .join(contacts, contacts.c.id == contact_emails.c.contact_id)
+            .where(
+                or_(
+                    contact_emails.c.address.like(like, escape="\\"),
+                    func.lower(contacts.c.name).like(like, escape="\\"),
+                    func.lower(contacts.c.name).like("% " + like, escape="\\"),
+                )
+            )
+            .order_by(func.lower(contacts.c.name), contact_emails.c.position)
+            .limit(limit)
+        )
+        with db.read(self._engine) as conn:
+            return [compose.format_address(addr, name or "") for addr, name in conn.execute(q)]
+
+    def _suggest_correspondents(self, actor: Actor, prefix: str, limit: int) -> list[str]:
         from store.rights import mailbox_ids_with
         from store.schema import message_addresses, message_locations
 

@@ -282,3 +282,22 @@ def test_sending_from_a_shared_mailbox_is_audited_without_content(store, admin, 
     assert lines[0].detail == {"message_id": item.message_id, "recipients": 1}
     own = store.outbox.queue(admin, Draft(box.id, to=("x@client.example",), subject="Mine"))
     assert own.id and len([e for e in store.audit.list(admin, box.id) if e.action == "send_as"]) == 1
+
+
+def test_address_completion_offers_crm_contacts_first(store, admin, secrets, provider) -> None:
+    from store.crm.contacts import ContactDraft
+
+    box = add_box(store, admin, secrets, provider, "a@acme.example")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO sync_folders (mailbox_id, name) VALUES (?, 'INBOX')", (box.id,))
+        conn.exec_driver_sql("INSERT INTO messages (id, dedupe_key, sent_at) VALUES (1, 'k1', 0)")
+        conn.exec_driver_sql("INSERT INTO message_addresses VALUES (1, 'from', 'dana@client.example', 'D.')")
+        conn.exec_driver_sql(
+            "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) VALUES (?, 1, 1, 1, 0)",
+            (box.id,),
+        )
+    store.crm.contacts.add(admin, ContactDraft.parse(name="Dana Scott", emails=("dana@client.example",)))
+    store.crm.contacts.add(admin, ContactDraft.parse(name="Daniel Ortiz", emails=("d.ortiz@other.example",)))
+    assert store.outbox.suggest(admin, "da") == ["Dana Scott <dana@client.example>",
+                                                "Daniel Ortiz <d.ortiz@other.example>"]
+    assert store.outbox.suggest(admin, "ortiz") == ["Daniel Ortiz <d.ortiz@other.example>"]
