@@ -21,10 +21,15 @@ TEXT_LIMIT = 1_000_000  # characters of body text kept per message; the raw mess
 RAW_CHUNK = 1 << 20  # raw bytes per stored (separately compressed) chunk
 CODEC = "zstd"  # zstandard level 1: ~10x faster than zlib level 1 and a little smaller
 ZSTD_LEVEL = 1
+HEADER_TEXT_LIMIT = 2_000  # characters of a stored subject or display name; the raw header keeps the rest
+MAX_DEPTH = 20  # MIME nesting walked; deeper parts stay in the raw message
 ENVELOPE_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to", b"references")
 _ID = re.compile(r"<([^<>\s]+)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")  # CR, LF, NUL, … in header text: never stored
+_BASE64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n\t "
+_BAD_QP = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|$)")
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
     "gbk": "gb18030",
@@ -129,14 +134,34 @@ def to_text(value: bytes) -> str:
         return value.decode("cp1252", "replace")
 
 
-def decode_charset(data: bytes, charset: str | None) -> str:
-    """Decode *data* in *charset*, falling back to UTF-8 with replacement for unknown or wrong charsets."""
+def decode_charset(data: bytes, charset: str | None, problems: list[str] | None = None) -> str:
+    """Decode *data* in *charset*, falling back to UTF-8 with replacement for unknown or wrong charsets
+    (noted in *problems* when given)."""
     cs = (charset or "utf-8").strip().strip('"').lower()
     cs = _CHARSET_ALIASES.get(cs, cs)
     try:
-        return data.decode(cs, "replace")
+        if problems is None:
+            return data.decode(cs, "replace")
+        try:
+            return data.decode(cs)
+        except UnicodeDecodeError:
+            problems.append(f"text not valid {cs}; replacement characters used")
+            return data.decode(cs, "replace")
     except (LookupError, ValueError):
+        if problems is not None:
+            problems.append(f"unknown charset {cs[:40]!r}; read as UTF-8")
         return data.decode("utf-8", "replace")
+
+
+def clean_header_text(value: str, problems: list[str] | None = None, what: str = "header") -> str:
+    """Header text fit to store: control characters (CR, LF, NUL, …) become one space, and an absurdly
+    long value is cut at HEADER_TEXT_LIMIT characters (noted in *problems* when given)."""
+    value = _CONTROLS.sub(" ", value).strip()
+    if len(value) > HEADER_TEXT_LIMIT:
+        value = value[:HEADER_TEXT_LIMIT]
+        if problems is not None:
+            problems.append(f"{what} cut at {HEADER_TEXT_LIMIT:,} characters")
+    return value
 
 
 def decode_words(value: str) -> str:
@@ -217,7 +242,7 @@ def _addresses(value: str) -> list[tuple[str, str]]:
         addr = addr.strip().lower()
         if "@" not in addr or len(addr) > 320:
             continue
-        out.append((addr, decode_words(name).strip()))
+        out.append((addr, clean_header_text(decode_words(name))))
     return out
 
 
@@ -226,7 +251,8 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
     problems = []
     fields = header_fields(header, ENVELOPE_HEADERS + AUTOMATION_HEADERS)
     text = {k.decode(): to_text(v) for k, v in fields.items()}
-    subject = decode_words(text.get("subject", "")).strip()
+    raw_subject = decode_words(text.get("subject", "")).strip()
+    subject = clean_header_text(raw_subject, problems, "Subject")
     sent_at = parse_date(text["date"]) if "date" in text else None
     if sent_at is None:
         problems.append("no readable Date")
@@ -242,7 +268,7 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
                 addresses.append((kind, addr, name))
     from_address, from_name = next(((a, n) for k, a, n in addresses if k == "from"), ("", ""))
     if not from_address and text.get("from"):
-        from_name = decode_words(text["from"]).strip()
+        from_name = clean_header_text(decode_words(text["from"]))
     message_id = normalize_id(text.get("message-id", ""))
     references = " ".join(_ID.findall(text.get("references", "")))
     in_reply_to = normalize_id(text.get("in-reply-to", ""))
@@ -251,7 +277,7 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
         message_id,
         text.get("date", "").strip(),
         text.get("from", "").strip(),
-        subject,
+        raw_subject,  # as before the cleaning, so keys of stored messages do not change
         str(body_size),
     ]
     if not message_id:
@@ -357,9 +383,12 @@ def _join_2231(pieces: list[tuple[bool, str]]) -> str:
 
 def _transfer_decode(body: bytes, cte: str, problems: list[str]) -> bytes:
     if cte == "base64":
+        if body.translate(None, _BASE64_CHARS):
+            problems.append("base64 with invalid characters (skipped)")
         try:
             return binascii.a2b_base64(body)
         except binascii.Error:
+            problems.append("damaged base64")
             cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", body)
             try:
                 return binascii.a2b_base64(cleaned[: len(cleaned) // 4 * 4])
@@ -367,6 +396,8 @@ def _transfer_decode(body: bytes, cte: str, problems: list[str]) -> bytes:
                 problems.append("undecodable base64")
                 return b""
     if cte == "quoted-printable":
+        if _BAD_QP.search(body):
+            problems.append("invalid quoted-printable escapes kept as they are")
         return binascii.a2b_qp(body)
     return body
 
@@ -403,7 +434,11 @@ class _Walker:
         ctype, params = content_params(to_text(fields.get(b"content-type", b"text/plain")))
         if "/" not in ctype:
             ctype = "text/plain"
-        if ctype.startswith("multipart/") and depth < 20:
+        if ctype.startswith("multipart/") and depth >= MAX_DEPTH:
+            self.body.problems.append(
+                f"MIME nested deeper than {MAX_DEPTH} levels; part {path} kept only in the raw message"
+            )
+        if ctype.startswith("multipart/") and depth < MAX_DEPTH:
             boundary = params.get("boundary", "")
             if boundary:
                 parts = _split_multipart(content, boundary.encode("utf-8", "replace"), self.body.problems)
@@ -416,12 +451,12 @@ class _Walker:
         leaf = path or "1"
         cte = to_text(fields.get(b"content-transfer-encoding", b"")).strip().lower()
         disposition, dparams = content_params(to_text(fields.get(b"content-disposition", b"")))
-        filename = decode_words(dparams.get("filename") or params.get("name") or "")
+        filename = clean_header_text(decode_words(dparams.get("filename") or params.get("name") or ""))
         is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
         if is_text:
             if self.text_len < TEXT_LIMIT:
                 data = _transfer_decode(content, cte, self.body.problems)
-                text = decode_charset(data, params.get("charset"))
+                text = decode_charset(data, params.get("charset"), self.body.problems)
                 self.text_len += len(text)
                 (self.plain if ctype == "text/plain" else self.html).append(text)
             return
@@ -433,7 +468,7 @@ class _Walker:
             size = len(content)
         if ctype == "message/rfc822" and not filename:
             subject = header_fields(split_header(content)[0], (b"subject",)).get(b"subject", b"")
-            filename = (decode_words(to_text(subject)).strip() or "message") + ".eml"
+            filename = (clean_header_text(decode_words(to_text(subject))) or "message") + ".eml"
         cid = to_text(fields.get(b"content-id", b"")).strip().strip("<>")
         self.body.attachments.append(
             Attachment(
