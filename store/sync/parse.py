@@ -9,18 +9,15 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import getaddresses, mktime_tz, parsedate_tz
 
 from store.crm.automated import AUTOMATION_HEADERS, is_automated
+from store.sync.codec import CODEC, RAW_CHUNK, ZSTD_LEVEL, compress, compress_chunks, decompress  # noqa: F401
 
 TEXT_LIMIT = 1_000_000  # characters of body text kept per message; the raw message keeps the rest
-RAW_CHUNK = 1 << 20  # raw bytes per stored (separately compressed) chunk
-CODEC = "zstd"  # zstandard level 1: ~10x faster than zlib level 1 and a little smaller
-ZSTD_LEVEL = 1
 HEADER_TEXT_LIMIT = 2_000  # characters of a stored subject or display name; the raw header keeps the rest
 MAX_DEPTH = 20  # MIME nesting walked; deeper parts stay in the raw message
 ENVELOPE_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to", b"references")
@@ -557,41 +554,6 @@ def parse_body(raw: bytes) -> Body:
 
 
 # -- raw storage -----------------------------------------------------------------------------------
-
-
-_local = threading.local()  # zstandard compressors must not be shared between threads
-
-
-def compress(data: bytes) -> bytes:
-    """One chunk compressed with the store's codec."""
-    comp = getattr(_local, "compressor", None)
-    if comp is None:
-        import zstandard
-
-        comp = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-    return comp.compress(data)
-
-
-def compress_chunks(raw: bytes) -> list[bytes]:
-    """The raw message as separately compressed chunks of at most RAW_CHUNK input bytes."""
-    if len(raw) <= RAW_CHUNK:
-        return [compress(raw)]
-    return [compress(raw[i : i + RAW_CHUNK]) for i in range(0, len(raw), RAW_CHUNK)]
-
-
-def decompress(codec: str, data: bytes) -> bytes:
-    """One stored chunk back as raw bytes."""
-    if codec == CODEC:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompress(data)
-    if codec == "zlib":
-        import zlib
-
-        return zlib.decompress(data)
-    if codec == "none":
-        return data
-    raise ValueError(f"unknown raw codec {codec!r}")
 
 
 @dataclass(frozen=True)
