@@ -14,17 +14,9 @@ import pytest
 from store.net import Endpoint, NetError, imap_login, smtp_login, tls_context
 from store.secrets import Secret
 from tests.harness.ca import CertFiles
-from tests.harness.hostile import (
-    HOST,
-    FakeMailbox,
-    HostileServer,
-    imap_session,
-    imap_starttls_preface,
-    send,
-    smtp_session,
-    smtp_starttls_preface,
-    tls,
-)
+from tests.harness.hostile import HOST, HostileServer, send, tls
+from tests.harness.hostile_imap import FakeMailbox, imap_session, imap_starttls_preface
+from tests.harness.hostile_smtp import smtp_session, smtp_starttls_preface
 from tests.security.conftest import LOGIN, PASSWORD, endpoint
 
 ROOT = Path(__file__).resolve().parents[2]

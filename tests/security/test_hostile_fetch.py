@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.hostile import FakeMailbox, Fault, imap_session, send, tls
+from tests.harness.hostile import send, tls
+from tests.harness.hostile_imap import FakeMailbox, Fault, imap_session
 from tests.security.conftest import LOGIN, PASSWORD
 
 COUNT = 4
@@ -75,6 +76,8 @@ def assert_complete(env) -> None:  # noqa: ANN001
 
 
 KINDS = ["truncate", "lie_short", "lie_long", "drop_after"]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("phase", ["header", "body"])
 def test_broken_fetch_stores_nothing_partial(hostile, pki, box_env_factory, phase, kind):

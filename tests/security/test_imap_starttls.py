@@ -11,17 +11,8 @@ from store.accounts import AuthorizeError, authorize
 from store.net import NetError, imap_connect, imap_login
 from store.providers import Provider
 from store.secrets import Secret
-from tests.harness.hostile import (
-    FakeMailbox,
-    FakeMessage,
-    Peer,
-    close,
-    expect,
-    imap_session,
-    imap_starttls_preface,
-    send,
-    tls,
-)
+from tests.harness.hostile import Peer, close, expect, send, tls
+from tests.harness.hostile_imap import FakeMailbox, FakeMessage, imap_session, imap_starttls_preface
 from tests.security.conftest import EVIL, LOGIN, PASSWORD, endpoint
 
 GREETING = f"* OK {EVIL} hostile IMAP ready"

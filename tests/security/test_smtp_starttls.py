@@ -8,17 +8,9 @@ from store.accounts import AuthorizeError, authorize
 from store.net import NetError, smtp_connect, smtp_login
 from store.providers import Provider
 from store.secrets import Secret
-from tests.harness.hostile import (
-    FakeMailbox,
-    Peer,
-    close,
-    expect,
-    imap_session,
-    send,
-    smtp_session,
-    smtp_starttls_preface,
-    tls,
-)
+from tests.harness.hostile import Peer, close, expect, send, tls
+from tests.harness.hostile_imap import FakeMailbox, imap_session
+from tests.harness.hostile_smtp import smtp_session, smtp_starttls_preface
 from tests.security.conftest import EVIL, LOGIN, PASSWORD, endpoint
 
 GREETING = f"220 hostile.test ESMTP {EVIL}"

@@ -14,15 +14,9 @@ from store.mailbox_settings import SettingsDraft
 from store.net import imap_login, smtp_login, wire_safe
 from store.providers import Provider
 from store.secrets import Secret
-from tests.harness.hostile import (
-    FakeMailbox,
-    FakeMessage,
-    HostileServer,
-    imap_session,
-    send,
-    smtp_session,
-    tls,
-)
+from tests.harness.hostile import HostileServer, send, tls
+from tests.harness.hostile_imap import FakeMailbox, FakeMessage, imap_session
+from tests.harness.hostile_smtp import smtp_session
 from tests.security.conftest import LOGIN, PASSWORD, endpoint
 
 BREAKERS = {"CR": "\r", "LF": "\n", "CRLF": "\r\n", "NUL": "\x00"}
