@@ -40,7 +40,8 @@ outbox = Table(
     Column("raw", LargeBinary, nullable=False),
     Column("bcc_header", LargeBinary, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("data_started_at", DateTime(timezone=True)),
+    Column("data_started_at", DateTime(timezone=True)),  # the server answered 354 to DATA
+    Column("data_ended_at", DateTime(timezone=True)),  # just before the end-of-data line was sent
     Column("sent_at", DateTime(timezone=True)),
     Column("copy_done", Boolean, nullable=False, server_default="0"),
     Column("copy_error", Text, nullable=False, server_default=""),
