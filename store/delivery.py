@@ -2,30 +2,26 @@
 
 Every message goes out at most once and is never dropped silently. One drain runs at a time across
 processes (a lock file the kernel releases when a process dies), so an item found in `sending` under the
-lock belongs to a run that died: before DATA nothing was handed over and it is queued again; after DATA it
-may have been delivered, so it becomes `check` and the user decides (docs/sending.md).
+lock belongs to a run that died: before the end-of-data line was sent the server cannot have accepted it,
+so it is queued again; after it the message may have been delivered, so it becomes `check` and the user
+decides (docs/sending.md).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import re
 import smtplib
-import socket
-import ssl
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 
 from store import db
+from store.delivery_loop import DeliveryLoop, OutboxLock, crash_point
+from store.delivery_policy import BACKOFF, COPY_RETRY, GIVE_UP_AFTER, Failure, backoff, classify
 from store.errors import StoreError
 from store.schema import principals
 from store.schema_outbox import outbox
@@ -35,12 +31,27 @@ if TYPE_CHECKING:
     from store.secrets import Secret, SecretStore
     from store.service import Store
 
+__all__ = [
+    "BACKOFF",
+    "COPY_RETRY",
+    "GIVE_UP_AFTER",
+    "Delivery",
+    "DeliveryLoop",
+    "DrainReport",
+    "Failure",
+    "OutboxLock",
+    "SendResult",
+    "backoff",
+    "classify",
+]
 log = logging.getLogger("mailroom.delivery")
-BACKOFF = (60, 120, 300, 600, 1800)  # seconds before the 1st, 2nd, … retry after a temporary failure
-GIVE_UP_AFTER = timedelta(days=3)  # a message still not accepted after this fails with the last reason
-COPY_RETRY = timedelta(minutes=5)  # between attempts to save a Sent copy
 DEFAULT_TIMEOUT = 30.0
 NEEDS_ATTENTION = "needs_attention"
+UNCERTAIN = (
+    "Mailroom stopped right after handing the whole message to the server, before the server confirmed "
+    "it, so it may have been delivered. Ask a recipient; then press retry to send it again (it may arrive "
+    "twice), mark it as sent (its copy is then saved in Sent), or drop it."
+)
 
 
 @dataclass(frozen=True)
@@ -62,93 +73,6 @@ class DrainReport:
     copies: list[SendResult] = field(default_factory=list)
     recovered: list[SendResult] = field(default_factory=list)
     busy: bool = False
-
-
-class Failure(Exception):
-    """A delivery attempt that did not end in 250, classified: temporary, permanent, auth or uncertain."""
-
-    def __init__(self, kind: str, text: str) -> None:
-        super().__init__(text)
-        self.kind, self.text = kind, text
-
-
-class OutboxLock:
-    """One delivering process at a time: an fcntl lock beside the database, freed by the kernel on death."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(f"{db_path.name}.outbox.lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        """Take the lock at once, or return False when another run holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        """Give the lock up."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def _reply_text(code: int, reply: bytes | str) -> str:
-    from store.net import server_text
-
-    return f"{code} {server_text(reply)}".strip()
-
-
-def classify(exc: BaseException) -> Failure:
-    """Sort a failure: 4xx, network trouble and timeouts are temporary; 5xx and refused recipients are
-    permanent (with the server's words); a refused login is auth; anything else is permanent."""
-    from store.errors import Invalid, NotFound
-    from store.net import NetError
-
-    if isinstance(exc, Failure):
-        return exc
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        parts = [f"{rcpt}: {_reply_text(code, msg)}" for rcpt, (code, msg) in exc.recipients.items()]
-        permanent = any(code >= 500 for code, _ in exc.recipients.values())
-        return Failure("permanent" if permanent else "temporary", "Recipient refused: " + "; ".join(parts))
-    if isinstance(exc, smtplib.SMTPResponseException):
-        text = _reply_text(exc.smtp_code, exc.smtp_error)
-        if isinstance(exc, smtplib.SMTPAuthenticationError):
-            return Failure("auth", f"SMTP login refused: {text}")
-        if 400 <= exc.smtp_code < 500 or exc.smtp_code < 200:
-            return Failure("temporary", f"The server said: {text}")
-        return Failure("permanent", f"The server refused the message: {text}")
-    if isinstance(exc, NetError):
-        if exc.kind == "auth":
-            return Failure("auth", str(exc))
-        if exc.kind in ("cert", "starttls"):
-            return Failure("permanent", str(exc))
-        return Failure("temporary", str(exc))
-    if isinstance(exc, Invalid | NotFound):
-        return Failure("auth", str(exc))
-    if isinstance(
-        exc,
-        smtplib.SMTPServerDisconnected
-        | socket.timeout
-        | TimeoutError
-        | ConnectionError
-        | ssl.SSLError
-        | OSError,
-    ):
-        return Failure("temporary", f"Connection to the SMTP server lost: {type(exc).__name__}: {exc}")
-    if isinstance(exc, StoreError):
-        return Failure("permanent", str(exc))
-    return Failure("permanent", f"{type(exc).__name__}: {exc}")
-
-
-def backoff(attempts: int) -> timedelta:
-    """How long to wait after the *attempts*-th failed attempt."""
-    return timedelta(seconds=BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1])
 
 
 _DOT = re.compile(rb"(?m)^\.")
@@ -191,26 +115,21 @@ class Delivery:
         out = []
         with db.write(self._engine) as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.envelope_from, outbox.c.data_started_at).where(
+                select(outbox.c.id, outbox.c.envelope_from, outbox.c.data_ended_at).where(
                     outbox.c.state == "sending"
                 )
             ).all()
-            for item_id, sender, data_started in rows:
-                if data_started is None:
+            for item_id, sender, data_ended in rows:
+                if data_ended is None:
                     values = dict(
                         state="queued",
-                        last_error="Interrupted before the server received the message; "
+                        last_error="Interrupted before the server had the whole message; "
                         "it will be sent again.",
                         error_kind="temporary",
+                        data_started_at=None,
                     )
                 else:
-                    values = dict(
-                        state="check",
-                        error_kind="uncertain",
-                        last_error="Mailroom stopped while the server was receiving this message, so it "
-                        "may have been delivered. Check with a recipient or your Sent folder, "
-                        "then retry it or drop it.",
-                    )
+                    values = dict(state="check", error_kind="uncertain", last_error=UNCERTAIN)
                 conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
                 out.append(SendResult(item_id, sender, values["state"], values["last_error"]))
         return out
@@ -290,8 +209,15 @@ class Delivery:
                 if why_not:
                     results.append(self._failed(row, box, Failure("permanent", why_not), now))
                     continue
+                crash_point("queued")
                 row["attempts"] += 1
-                self._set(item_id, state="sending", attempts=row["attempts"], data_started_at=None)
+                self._set(
+                    item_id,
+                    state="sending",
+                    attempts=row["attempts"],
+                    data_started_at=None,
+                    data_ended_at=None,
+                )
                 if smtp is None:
                     try:
                         smtp = self._login(box)
@@ -300,6 +226,7 @@ class Delivery:
                         results.append(self._failed(row, box, failure, now))
                         results += self._fail_rest(ids[n + 1 :], box, failure, now)
                         break
+                crash_point("sending")
                 try:
                     self._transmit(smtp, row, now)
                 except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
@@ -308,6 +235,7 @@ class Delivery:
                         _quit(smtp)
                         smtp = None
                     continue
+                crash_point("accepted")
                 self._set(
                     item_id, state="sent", sent_at=now, last_error="", error_kind="", next_attempt_at=now
                 )
@@ -324,8 +252,10 @@ class Delivery:
         return smtp_login(Endpoint.smtp_of(provider), box.login, secret, timeout=self._timeout)
 
     def _transmit(self, smtp: smtplib.SMTP, row: dict[str, Any], now: datetime) -> None:
-        """MAIL, every RCPT (one refused recipient stops the whole message), DATA; `data_started_at` is
-        committed once the server said 354, so a crash after it is known to be uncertain."""
+        """MAIL, every RCPT (one refused recipient stops the whole message), DATA. `data_started_at` is
+        committed once the server said 354 and `data_ended_at` right before the end-of-data line: until that
+        line the server discards what it got when the connection breaks (RFC 5321 4.1.1.4), so only a break
+        after `data_ended_at` leaves the message uncertain."""
         raw: bytes = row["raw"]
         sender = row["envelope_from"]
         options = [f"SIZE={len(raw)}"] if smtp.has_extn("size") else []
@@ -345,16 +275,29 @@ class Delivery:
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
         self._set(row["id"], data_started_at=now)
+        payload = _DOT.sub(b"..", raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+        half = len(payload) // 2
         try:
-            payload = _DOT.sub(b"..", raw if raw.endswith(b"\r\n") else raw + b"\r\n")
-            smtp.send(payload + b".\r\n")
+            smtp.send(payload[:half])
+            crash_point("data")  # half of the message handed over
+            smtp.send(payload[half:])
+        except Exception as exc:  # noqa: BLE001 - no end of data: the server keeps nothing
+            raise Failure(
+                "temporary",
+                f"The connection broke while the message was being sent ({type(exc).__name__}: {exc}); "
+                "the server keeps nothing of an unfinished message, so it will be sent again.",
+            ) from exc
+        self._set(row["id"], data_ended_at=now)
+        crash_point("ended")
+        try:
+            smtp.send(b".\r\n")
             code, reply = smtp.getreply()
         except Exception as exc:  # noqa: BLE001 - the server may or may not have taken it
             raise Failure(
                 "uncertain",
-                f"The connection broke while the server was receiving the message "
-                f"({type(exc).__name__}: {exc}); it may have been delivered. Check, then "
-                "retry or drop it.",
+                f"The connection broke after the whole message was sent, before the server confirmed "
+                f"it ({type(exc).__name__}: {exc}), so it may have been delivered. Ask a recipient; then "
+                "retry it (it may arrive twice), mark it as sent, or drop it.",
             ) from exc
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
@@ -379,7 +322,7 @@ class Delivery:
         log.warning("outbox item %s from %s: %s (%s)", row["id"], box.email, state, text)
         values: dict[str, Any] = dict(state=state, last_error=text, error_kind=kind, next_attempt_at=due)
         if state != "check":
-            values["data_started_at"] = None
+            values.update(data_started_at=None, data_ended_at=None)
         self._set(row["id"], **values)
         return SendResult(row["id"], box.email, state, text)
 
@@ -411,6 +354,7 @@ class Delivery:
                 row = self._row(item_id)
                 if row is None or row["copy_done"]:
                     continue
+                crash_point("sent")
                 try:
                     if folder is None:
                         folder = SentFolder.open(self._store, box, self._secrets, self._timeout)
@@ -424,6 +368,7 @@ class Delivery:
                     folder = None
                     continue
                 self._set(item_id, copy_done=True, copy_error="", next_attempt_at=None)
+                crash_point("copied")
                 out.append(SendResult(item_id, box.email, "sent", "copy saved in Sent", copy_done=True))
         finally:
             if folder is not None:
@@ -445,47 +390,3 @@ def _quit(smtp: smtplib.SMTP | None) -> None:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
-
-
-class DeliveryLoop(threading.Thread):
-    """Drains the outbox whenever something is due (at least every *interval* seconds) until `stop()`;
-    `mailroom sync` and the app run one, and `wake()` after queueing sends at once."""
-
-    def __init__(
-        self,
-        store: Store,
-        secrets: SecretStore,
-        on_report: Callable[[DrainReport], None] | None = None,
-        interval: float = 60.0,
-    ) -> None:
-        super().__init__(name="outbox-delivery", daemon=True)
-        self.store, self.secrets, self.on_report, self.interval = store, secrets, on_report, interval
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                report = self.store.outbox.drain(self.secrets)
-                if self.on_report is not None and (report.results or report.copies or report.recovered):
-                    self.on_report(report)
-            except Exception:  # noqa: BLE001 - a broken run must not end the loop; the next one retries
-                log.exception("outbox delivery run failed")
-            self._wake.wait(self._delay())
-            self._wake.clear()
-
-    def _delay(self) -> float:
-        due = self.store.outbox.next_due()
-        if due is None:
-            return self.interval
-        wait = (due - self.store.clock().astimezone(UTC)).total_seconds()
-        return min(self.interval, max(1.0, wait))
-
-    def wake(self) -> None:
-        """Deliver now (e.g. right after `Outbox.queue`)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """End the loop after the current drain."""
-        self._stopping.set()
-        self._wake.set()

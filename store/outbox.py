@@ -196,8 +196,11 @@ class Outbox:
         with *prefix* first, then past correspondents in mailboxes the user may see, most frequent first."""
         contacts = self._suggest_contacts(prefix, limit)
         known = {c.rpartition("<")[2].rstrip(">").lower() for c in contacts}
-        past = [s for s in self._suggest_correspondents(actor, prefix, limit) if
-                s.rpartition("<")[2].rstrip(">").lower() not in known]
+        past = [
+            s
+            for s in self._suggest_correspondents(actor, prefix, limit)
+            if s.rpartition("<")[2].rstrip(">").lower() not in known
+        ]
         return (contacts + past)[:limit]
 
     def _suggest_contacts(self, prefix: str, limit: int) -> list[str]:
@@ -348,12 +351,44 @@ class Outbox:
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id == item_id)
-                    .values(state="queued", next_attempt_at=now, error_kind="", data_started_at=None)
+                    .values(
+                        state="queued",
+                        next_attempt_at=now,
+                        error_kind="",
+                        data_started_at=None,
+                        data_ended_at=None,
+                    )
                 )
             elif item.state == "sent" and not item.copy_done:
                 conn.execute(update(outbox).where(outbox.c.id == item_id).values(next_attempt_at=now))
             else:
                 raise Conflict(f"Outbox item {item_id} is {item.state}; there is nothing to retry.")
+            return self._own(conn, actor, item_id)
+
+    def mark_sent(self, actor: Actor, item_id: int) -> OutboxItem:
+        """The user found that a `check` item did arrive: it becomes sent, and the next delivery run saves
+        its copy in the Sent folder (nothing is sent again)."""
+        now = self._store.clock().astimezone(UTC)
+        with db.write(self._engine) as conn:
+            item = self._own(conn, actor, item_id)
+            if item.state != "check":
+                raise Conflict(
+                    f"Outbox item {item_id} is {item.state}; only one to check can be marked sent."
+                )
+            handed = conn.execute(select(outbox.c.data_ended_at).where(outbox.c.id == item_id)).scalar()
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == item_id)
+                .values(
+                    state="sent",
+                    sent_at=utc(handed) or now,
+                    last_error="",
+                    error_kind="",
+                    copy_done=False,
+                    copy_error="",
+                    next_attempt_at=now,
+                )
+            )
             return self._own(conn, actor, item_id)
 
     def drop(self, actor: Actor, item_id: int) -> OutboxItem:

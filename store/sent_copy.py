@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from store.delivery_loop import crash_point
 from store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class SentFolder:
         if found is None:
             when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
             reply = self.client.append(self.name, raw, flags=(b"\\Seen",), msg_time=when)
+            crash_point("appended")  # test-only (store/delivery_loop.py)
             m = _APPENDUID.search(reply if isinstance(reply, bytes) else str(reply).encode())
             found = (int(m.group(1)), int(m.group(2))) if m else self._find(message_id)
             if found is None:

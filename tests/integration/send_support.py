@@ -118,3 +118,43 @@ def deliver_to_inbox(account: MailAccount, raw: bytes) -> None:
         client.append("INBOX", raw)
     finally:
         client.logout()
+
+
+_DELIVERY_PROCESS = """
+import sys
+from pathlib import Path
+from store.secrets import open_secret_store
+from store.service import open_store
+tmp = Path(sys.argv[1])
+store = open_store(tmp / "m.db")
+secrets = open_secret_store("file", data_dir=tmp / "sd", config_dir=tmp / "sc")
+report = store.outbox.drain(secrets, timeout=20)
+print("busy" if report.busy else "done", flush=True)
+"""
+
+
+def delivery_process(env: SendEnv, kill_at: str | None = None, timeout: float = 60) -> int:
+    """Run one delivery of the outbox in a separate Python process over *env*'s database and keyring; with
+    *kill_at* the process SIGKILLs itself at that step (store/delivery_loop.py `crash_point`). Returns its
+    exit status (-9 when it was killed)."""
+    import os
+    import subprocess
+    import sys
+
+    from store.delivery_loop import KILL_ENV
+
+    child_env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    if kill_at is not None:
+        child_env[KILL_ENV] = kill_at
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _DELIVERY_PROCESS, str(env.tmp)],
+        cwd=root,
+        env=child_env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode not in (0, -9):
+        raise AssertionError(f"delivery process failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    return done.returncode

@@ -214,25 +214,31 @@ def test_refused_login_fails_and_marks_the_mailbox(env: SendEnv) -> None:
 
 def test_interrupted_sends_are_resent_only_when_nothing_was_handed_over(env: SendEnv) -> None:
     before = env.store.outbox.queue(
-        env.admin, Draft(env.box.id, to=("bob@acme.example",), subject="before DATA")
+        env.admin, Draft(env.box.id, to=("bob@acme.example",), subject="before the end of data")
     )
     after = env.store.outbox.queue(
-        env.admin, Draft(env.box.id, to=("bob@acme.example",), subject="after DATA")
+        env.admin, Draft(env.box.id, to=("bob@acme.example",), subject="after the end of data")
     )
     with env.store.engine.begin() as conn:  # as a process killed at those two moments leaves them
         conn.execute(update(outbox).where(outbox.c.id == before.id).values(state="sending", attempts=1))
         conn.execute(
             update(outbox)
             .where(outbox.c.id == after.id)
-            .values(state="sending", attempts=1, data_started_at=datetime.now(UTC))
+            .values(
+                state="sending",
+                attempts=1,
+                data_started_at=datetime.now(UTC),
+                data_ended_at=datetime.now(UTC),
+            )
         )
     report = env.drain()
     assert {r.item_id: r.state for r in report.recovered} == {before.id: "queued", after.id: "check"}
     assert [(r.item_id, r.state) for r in report.results] == [(before.id, "sent")]
     unsure = env.store.outbox.get(env.admin, after.id)
     assert unsure.state == "check" and "may have been delivered" in unsure.last_error
+    # Real processes killed at each step: tests/integration/test_send_crash.py.
     (got,) = env.server.sink.wait_for(1)
-    assert parse(got.data)["Subject"] == "before DATA"
+    assert parse(got.data)["Subject"] == "before the end of data"
     env.store.outbox.retry(env.admin, after.id)  # the user checked: it did not arrive
     assert [r.state for r in env.drain().results] == ["sent"]
     assert len(env.server.sink.wait_for(2)) == 2
