@@ -197,7 +197,7 @@ message_addresses = Table(
     Column("address", String(320), primary_key=True),
     Column("name", Text, nullable=False, server_default=""),
     CheckConstraint("kind IN ('from', 'to', 'cc')", name="ck_message_addresses_kind"),
-    Index("ix_message_addresses_address", "address"),
+    Index("ix_message_addresses_address", "address", "message_id"),  # covering: linking reads no rows
 )
 
 message_locations = Table(

@@ -1,0 +1,126 @@
+"""address_counts (migration crm3) stays equal to a recount from the mail tables whatever changes them."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import UTC, datetime
+
+from store.sync import writer
+from tests.unit.crm_mail import connect_mailbox, deliver, message
+
+
+def _recount(conn: sqlite3.Connection) -> dict[tuple[str, str], tuple[int, int]]:
+    """(address, " 1 3 ") -> (messages, newest date), computed in Python from the mail tables."""
+    boxes: dict[int, set[int]] = {}
+    for mid, box in conn.execute("SELECT message_id, mailbox_id FROM message_locations"):
+        boxes.setdefault(mid, set()).add(box)
+    automated = dict(conn.execute("SELECT id, is_automated FROM messages"))
+    sent = dict(conn.execute("SELECT id, sent_at FROM messages"))
+    out: dict[tuple[str, str], list[int]] = {}
+    for mid, address in set(conn.execute("SELECT message_id, address FROM message_addresses")):
+        if automated[mid] or mid not in boxes:
+            continue
+        key = (address, " " + " ".join(str(b) for b in sorted(boxes[mid])) + " ")
+        row = out.setdefault(key, [0, 0])
+        row[0] += 1
+        row[1] = max(row[1], sent[mid])
+    return {k: (n, last) for k, (n, last) in out.items()}
+
+
+def _check(conn: sqlite3.Connection) -> None:
+    stored = {(a, b): (n, last) for a, b, n, last in conn.execute("SELECT * FROM address_counts")}
+    expected = _recount(conn)
+    assert {k: n for k, (n, _) in stored.items()} == {k: n for k, (n, _) in expected.items()}
+    # the newest date is never older than the newest message counted (a removed newest one may linger)
+    assert all(stored[k][1] >= last for k, (_, last) in expected.items())
+
+
+def test_counts_follow_every_change_to_the_mail(store, admin) -> None:
+    rnd = random.Random(3)
+    boxes = [connect_mailbox(store, "alice", f"box{n}@ourco.example") for n in range(3)]
+    people = [f"p{n}@acme.com" for n in range(6)]
+    fairy = store.engine.raw_connection()
+    conn = fairy.driver_connection
+    try:
+        raws = []
+        for n in range(40):
+            sender, to = rnd.sample(people, 2)
+            extra = "List-Id: <news.acme.com>" if n % 7 == 0 else ""
+            raws.append(message(sender, to, f"S{n}", datetime(2026, 11, 1 + n % 20, tzinfo=UTC),
+                                cc=to if n % 5 == 0 else rnd.choice(people), extra=extra))
+        ids = []
+        for n, raw in enumerate(raws):  # some messages land in two or three mailboxes, or two folders
+            for box in rnd.sample(boxes, rnd.choice((1, 1, 2, 3))):
+                ids.append(deliver(store, box, raw, folder=rnd.choice(("INBOX", "Archive"))))
+        _check(conn)
+
+        def locations() -> list[tuple[int, int]]:
+            return conn.execute("SELECT id, message_id FROM message_locations ORDER BY id").fetchall()
+
+        for loc, _mid in rnd.sample(locations(), 10):  # expunged
+            conn.execute("DELETE FROM message_locations WHERE id = ?", (loc,))
+            conn.commit()
+            _check(conn)
+        for loc, _mid in rnd.sample(locations(), 5):  # a UID now names another message
+            conn.execute("UPDATE message_locations SET message_id = ? WHERE id = ?", (rnd.choice(ids), loc))
+            conn.commit()
+            _check(conn)
+        for mid in rnd.sample(sorted(set(ids)), 6):  # the automated-mail test changed its mind
+            conn.execute("UPDATE messages SET is_automated = NOT is_automated WHERE id = ?", (mid,))
+            conn.commit()
+            _check(conn)
+        held = conn.execute("SELECT message_id FROM message_locations LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO message_addresses (message_id, kind, address) VALUES (?, 'cc', 'late@x.org')",
+                     (held,))
+        conn.commit()
+        _check(conn)
+        conn.execute("DELETE FROM message_addresses WHERE message_id = ? AND address = 'late@x.org'", (held,))
+        conn.execute("DELETE FROM messages WHERE id = ?", (held,))  # still held: its locations go with it
+        conn.commit()
+        _check(conn)
+        folder = writer.folders(conn, boxes[0])["Archive"].id
+        writer.drop_folder_locations(conn, folder, gone=True, reset=False)
+        _check(conn)
+        conn.execute("DELETE FROM mailboxes WHERE id = ?", (boxes[1],))  # cascades to folders and locations
+        conn.commit()
+        _check(conn)
+        writer.remove_orphans(conn)
+        _check(conn)
+        assert conn.execute("SELECT count(*) FROM address_counts").fetchone()[0] > 0
+    finally:
+        fairy.close()
+
+
+def test_the_migration_counts_mail_stored_before_it(tmp_path) -> None:
+    from store import migrate
+    from store.db import make_engine
+
+    engine = make_engine(tmp_path / "old.db")
+    migrate.upgrade(engine, "outbox2")
+    fairy = engine.raw_connection()
+    conn = fairy.driver_connection
+    try:
+        conn.execute("INSERT INTO principals (kind, name, display_name, created_at) VALUES ('user','a','','x')")
+        conn.execute("INSERT INTO providers (id, name, imap_host, imap_port, imap_tls, smtp_host, smtp_port, "
+                     "smtp_tls) VALUES (99, 'P', 'h', 993, 'ssl', 'h', 465, 'ssl')")
+        for box in (1, 2):
+            conn.execute("INSERT INTO mailboxes (id, email, owner_id, provider_id, login, secret_ref, created_at) "
+                         "VALUES (?, ?, 1, 99, 'l', 'none', 'x')", (box, f"b{box}@o.example"))
+            conn.execute("INSERT INTO sync_folders (id, mailbox_id, name) VALUES (?, ?, 'INBOX')", (box, box))
+        for mid, automated in ((1, 0), (2, 0), (3, 1)):
+            conn.execute("INSERT INTO messages (id, dedupe_key, sent_at, is_automated) VALUES (?, ?, ?, ?)",
+                         (mid, f"k{mid}", 100 * mid, automated))
+            conn.executemany("INSERT INTO message_addresses (message_id, kind, address) VALUES (?, ?, ?)",
+                             [(mid, "from", "ann@acme.com"), (mid, "to", "b1@o.example"),
+                              (mid, "cc", "ann@acme.com")])
+        conn.executemany("INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) "
+                         "VALUES (?, ?, ?, ?, 0)", [(1, 1, 1, 1), (2, 2, 1, 1), (1, 1, 2, 2), (1, 1, 3, 3)])
+        conn.commit()
+    finally:
+        fairy.close()
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        rows = c.exec_driver_sql("SELECT * FROM address_counts ORDER BY address, boxes").fetchall()
+    assert rows == [("ann@acme.com", " 1 ", 1, 200), ("ann@acme.com", " 1 2 ", 1, 100),
+                    ("b1@o.example", " 1 ", 1, 200), ("b1@o.example", " 1 2 ", 1, 100)]
