@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, FromClause, and_, func, or_, select, tuple_, update
 
 from store import db
 from store.errors import Invalid, NotFound
@@ -81,29 +81,36 @@ def _ts(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-_ROW = (
-    select(
-        message_locations.c.id.label("location_id"),
-        messages.c.id.label("message_id"),
-        message_locations.c.mailbox_id,
-        mailboxes.c.email.label("mailbox"),
-        sync_folders.c.name.label("folder"),
-        message_locations.c.uid,
-        messages.c.header_message_id,
-        message_locations.c.sent_at,
-        messages.c.from_address,
-        messages.c.from_name,
-        messages.c.subject,
-        message_locations.c.flags,
-        messages.c.size,
-        messages.c.has_attachments,
-        messages.c.body_loaded,
-    )
-    .select_from(message_locations)
-    .join(messages, messages.c.id == message_locations.c.message_id)
-    .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id)
-    .join(mailboxes, mailboxes.c.id == message_locations.c.mailbox_id)
+_COLUMNS = (
+    message_locations.c.id.label("location_id"),
+    messages.c.id.label("message_id"),
+    message_locations.c.mailbox_id,
+    mailboxes.c.email.label("mailbox"),
+    sync_folders.c.name.label("folder"),
+    message_locations.c.uid,
+    messages.c.header_message_id,
+    message_locations.c.sent_at,
+    messages.c.from_address,
+    messages.c.from_name,
+    messages.c.subject,
+    message_locations.c.flags,
+    messages.c.size,
+    messages.c.has_attachments,
+    messages.c.body_loaded,
 )
+
+
+def _joined(first: FromClause) -> FromClause:
+    """*first* (message_locations, or a page of its ids joined to it) with the tables a row shows."""
+    return (
+        first.join(messages, messages.c.id == message_locations.c.message_id)
+        .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id)
+        .join(mailboxes, mailboxes.c.id == message_locations.c.mailbox_id)
+    )
+
+
+_ROW = select(*_COLUMNS).select_from(_joined(message_locations))
+_NEWEST_FIRST = (message_locations.c.sent_at.desc(), message_locations.c.id.desc())
 
 
 def _row(r) -> MessageRow:  # noqa: ANN001 - a SQLAlchemy row mapping
@@ -130,7 +137,8 @@ class Messages:
 
         return mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
 
-    def _where(self, conn, actor: Actor, mailbox_id: int | None, folder: str | None):  # noqa: ANN001, ANN202
+    def _scope(self, conn, actor: Actor, mailbox_id: int | None, folder: str | None) -> list:  # noqa: ANN001
+        """Conditions on message_locations alone, so pages and counts are read from its index."""
         from store.rights import mailbox_ids_with
 
         # Listings feed the communication panel: a Read-only holder's panel never shows shared mail.
@@ -139,8 +147,12 @@ class Messages:
             ids &= {mailbox_id}
         cond = [message_locations.c.mailbox_id.in_(sorted(ids))]
         if folder is not None:
-            cond.append(sync_folders.c.name == folder)
-        return and_(*cond)
+            cond.append(
+                message_locations.c.folder_id.in_(
+                    select(sync_folders.c.id).where(sync_folders.c.name == folder)
+                )
+            )
+        return cond
 
     def list(
         self,
@@ -154,34 +166,28 @@ class Messages:
         """Messages newest first, one row per folder a message sits in; *before* = (sent_at, location_id)
         of the last row seen pages by keyset, which stays fast deep into a big mailbox."""
         with db.read(self._engine) as conn:
-            where = self._where(conn, actor, mailbox_id, folder)
+            cond = self._scope(conn, actor, mailbox_id, folder)
             if before is not None:
-                ts, loc = int(before[0].timestamp()), before[1]
-                where = and_(
-                    where,
-                    or_(
-                        message_locations.c.sent_at < ts,
-                        and_(message_locations.c.sent_at == ts, message_locations.c.id < loc),
-                    ),
-                )
-            q = (
-                _ROW.where(where)
-                .order_by(message_locations.c.sent_at.desc(), message_locations.c.id.desc())
+                key = (int(before[0].timestamp()), before[1])
+                cond.append(tuple_(message_locations.c.sent_at, message_locations.c.id) < tuple_(*key))
+            # The page's ids come from the (mailbox_id, sent_at) index alone; only those rows are joined.
+            page = (
+                select(message_locations.c.id.label("id"))
+                .where(*cond)
+                .order_by(*_NEWEST_FIRST)
                 .limit(limit)
                 .offset(offset)
+                .subquery("page")
             )
+            first = page.join(message_locations, message_locations.c.id == page.c.id)
+            q = select(*_COLUMNS).select_from(_joined(first)).order_by(*_NEWEST_FIRST)
             return [_row(r) for r in conn.execute(q).mappings()]
 
     def count(self, actor: Actor, mailbox_id: int | None = None, folder: str | None = None) -> int:
         """How many rows `list` would return without a limit."""
         with db.read(self._engine) as conn:
-            where = self._where(conn, actor, mailbox_id, folder)
-            q = (
-                select(func.count())
-                .select_from(message_locations)
-                .join(sync_folders, sync_folders.c.id == message_locations.c.folder_id)
-                .where(where)
-            )
+            cond = self._scope(conn, actor, mailbox_id, folder)
+            q = select(func.count()).select_from(message_locations).where(*cond)
             return int(conn.execute(q).scalar_one())
 
     def get(self, actor: Actor, message_id: int) -> MessageDetail:
