@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Input
 
+from screens.form_base import FormScreen, error_labels, field_row, form_bindings, split_list
 from store.crm.contacts import Contact
 from store.crm.drafts import ContactDraft
-from store.errors import Invalid
 
-FIELDS = {
+LABELS = {
     "name": ("Name", "e.g. Dana Scott"),
     "emails": ("Addresses", "comma-separated; the first is the one to write to"),
     "phones": ("Phones", "comma-separated, e.g. +1 555 0100"),
@@ -24,19 +20,14 @@ FIELDS = {
 }
 
 
-def split_list(value: str) -> tuple[str, ...]:
-    """The non-empty items of a comma-separated field."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-class ContactForm(ModalScreen[ContactDraft | None]):
+class ContactForm(FormScreen[ContactDraft]):
     """Name, addresses, phones, job title and company; dismisses only a draft `ContactDraft.parse` accepts."""
 
     AUTO_FOCUS = "#name"
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, id="contact_form.save"),
-        Binding("escape", "cancel", "Cancel", id="contact_form.cancel"),
-    ]
+    BINDINGS = form_bindings("contact_form")
+    FIELDS = tuple(LABELS)
+    DIALOG_ID = "contact-dialog"
+    ENTER_SAVES_IN = "company"
     DEFAULT_CSS = """
     #contact-dialog { width: 90; }
     #contact-dialog .field-label { width: 12; }
@@ -45,78 +36,25 @@ class ContactForm(ModalScreen[ContactDraft | None]):
 
     def __init__(self, contact: Contact | None = None, *, draft: ContactDraft | None = None,
                  errors: Mapping[str, str] | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(title=f"Edit {contact.name}" if contact else "Add a contact", errors=errors)
         self.contact = contact
         source = draft or contact
-        self.values = {
+        self.initial = {
             "name": source.name if source else "",
             "emails": ", ".join(source.emails) if source else "",
             "phones": ", ".join(source.phones) if source else "",
             "job_title": source.job_title if source else "",
             "company": source.company if source else "",
         }
-        self.initial_errors = dict(errors or {})
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="contact-dialog", classes="dialog"):
-            yield Static(id="form-error", classes="form-error", markup=False)
-            with Vertical(classes="fields"):
-                for field, (label, hint) in FIELDS.items():
-                    with Horizontal(classes="field-row"):
-                        yield Label(label, classes="field-label")
-                        yield Input(self.values[field], placeholder=hint, id=field)
-                    yield Label(id=f"error-{field}", classes="field-error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Save", variant="primary", id="save")
-        yield Footer()
+    def compose_fields(self) -> ComposeResult:
+        for field, (label, hint) in LABELS.items():
+            yield field_row(label, Input(self.initial[field], placeholder=hint, id=field))
+            yield from error_labels(field)
 
-    def on_mount(self) -> None:
-        title = f"Edit {self.contact.name}" if self.contact else "Add a contact"
-        self.query_one("#contact-dialog").border_title = title
-        self.show_errors(self.initial_errors)
-
-    def show_errors(self, errors: Mapping[str, str]) -> None:
-        """Each message beside its field, others above the form; focus the first field in error."""
-        for field in FIELDS:
-            label = self.query_one(f"#error-{field}", Label)
-            label.update(errors.get(field, ""))
-            label.set_class(field in errors, "-shown")
-        general = [msg for field, msg in errors.items() if field not in FIELDS]
-        form_error = self.query_one("#form-error", Static)
-        form_error.update("\n".join(general))
-        form_error.set_class(bool(general), "-shown")
-        first = next((f for f in FIELDS if f in errors), None)
-        if first is not None:
-            self.query_one(f"#{first}").focus()
-
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        if event.input.id == "company":
-            self.action_save()
-        else:
-            self.focus_next(Input)
-
-    def action_save(self) -> None:
-        """Validate with the store's model and close with the draft, or show what is wrong."""
-        value = {field: self.query_one(f"#{field}", Input).value for field in FIELDS}
-        try:
-            draft = ContactDraft.parse(name=value["name"], emails=split_list(value["emails"]),
-                                       phones=split_list(value["phones"]), job_title=value["job_title"],
-                                       company=value["company"])
-        except Invalid as exc:
-            self.show_errors(exc.errors)
-            return
-        self.dismiss(draft)
-
-    def action_cancel(self) -> None:
-        """Close without a draft."""
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#save")
-    def _save_pressed(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
+    def parse(self) -> ContactDraft:
+        """The draft the store's model makes of the fields (lists split at commas)."""
+        value = {field: self.query_one(f"#{field}", Input).value for field in self.FIELDS}
+        return ContactDraft.parse(name=value["name"], emails=split_list(value["emails"]),
+                                  phones=split_list(value["phones"]), job_title=value["job_title"],
+                                  company=value["company"])

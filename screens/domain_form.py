@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Input, Select
 
+from screens.form_base import FormScreen, error_labels, field_row, form_bindings
 from store.errors import Invalid
 from store.providers import Provider, normalize_domain
-
-FIELDS = ("domain", "provider")
 
 
 @dataclass(frozen=True)
@@ -38,14 +33,13 @@ class DomainCheck(Validator):
         return self.success()
 
 
-class DomainForm(ModalScreen[DomainEntry | None]):
+class DomainForm(FormScreen[DomainEntry]):
     """A domain and a provider; dismisses only a domain the store's rule accepts."""
 
     AUTO_FOCUS = "#domain"
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, id="domain_form.save"),
-        Binding("escape", "cancel", "Cancel", id="domain_form.cancel"),
-    ]
+    BINDINGS = form_bindings("domain_form")
+    FIELDS = ("domain", "provider")
+    DIALOG_ID = "domain-dialog"
 
     def __init__(
         self,
@@ -55,77 +49,25 @@ class DomainForm(ModalScreen[DomainEntry | None]):
         provider_id: int | None = None,
         errors: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(title="Add a mail provider domain", errors=errors)
         self.providers = list(providers)
         self.domain = domain
         self.provider_id = provider_id
-        self.initial_errors = dict(errors or {})
-        self._domain_in_error: str | None = None
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="domain-dialog", classes="dialog"):
-            yield Static(id="form-error", classes="form-error", markup=False)
-            with Vertical(classes="fields"):
-                with Horizontal(classes="field-row"):
-                    yield Label("Domain", classes="field-label")
-                    yield Input(
-                        self.domain, placeholder="e.g. acme.example", id="domain", validators=[DomainCheck()]
-                    )
-                yield Label(id="error-domain", classes="field-error", markup=False)
-                with Horizontal(classes="field-row"):
-                    yield Label("Provider", classes="field-label")
-                    yield Select(
-                        [(p.name, p.id) for p in self.providers],
-                        prompt="Choose the provider that serves it",
-                        value=self.provider_id if self.provider_id is not None else Select.NULL,
-                        id="provider",
-                    )
-                yield Label(id="error-provider", classes="field-error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Save", variant="primary", id="save")
-        yield Footer()
+    def compose_fields(self) -> ComposeResult:
+        yield field_row("Domain", Input(
+            self.domain, placeholder="e.g. acme.example", id="domain", validators=[DomainCheck()]))
+        yield from error_labels("domain")
+        yield field_row("Provider", Select(
+            [(p.name, p.id) for p in self.providers],
+            prompt="Choose the provider that serves it",
+            value=self.provider_id if self.provider_id is not None else Select.NULL,
+            id="provider",
+        ))
+        yield from error_labels("provider")
 
-    def on_mount(self) -> None:
-        self.query_one("#domain-dialog").border_title = "Add a mail provider domain"
-        self.show_errors(self.initial_errors)
-
-    def show_errors(self, errors: Mapping[str, str]) -> None:
-        """Show each message beside its field, others above the form; focus the first field in error."""
-        self._domain_in_error = self.query_one("#domain", Input).value if "domain" in errors else None
-        for field in FIELDS:
-            label = self.query_one(f"#error-{field}", Label)
-            label.update(errors.get(field, ""))
-            label.set_class(field in errors, "-shown")
-        general = [msg for field, msg in errors.items() if field not in FIELDS]
-        form_error = self.query_one("#form-error", Static)
-        form_error.update("\n".join(general))
-        form_error.set_class(bool(general), "-shown")
-        first = next((f for f in FIELDS if f in errors), None)
-        if first is not None:
-            self.query_one(f"#{first}").focus()
-
-    @on(Input.Changed, "#domain")
-    def _clear_fixed_error(self, event: Input.Changed) -> None:
-        if event.value == self._domain_in_error:
-            return  # unchanged since the error (the Changed that follows mounting, for one)
-        if event.validation_result is None or event.validation_result.is_valid:
-            self.query_one("#error-domain", Label).remove_class("-shown")
-
-    @on(Input.Blurred, "#domain")
-    def _show_check(self, event: Input.Blurred) -> None:
-        result = event.validation_result
-        if result is not None and not result.is_valid and event.value:
-            label = self.query_one("#error-domain", Label)
-            label.update("; ".join(result.failure_descriptions))
-            label.add_class("-shown")
-
-    @on(Input.Submitted, "#domain")
-    def _next_field(self) -> None:
-        self.focus_next()
-
-    def action_save(self) -> None:
-        """Check the domain with the store's rule and close with the entry, or show what is wrong."""
+    def parse(self) -> DomainEntry:
+        """The domain by the store's rule and the chosen provider, or Invalid naming what is missing."""
         errors: dict[str, str] = {}
         domain = self.query_one("#domain", Input).value
         try:
@@ -136,19 +78,6 @@ class DomainForm(ModalScreen[DomainEntry | None]):
         if not isinstance(provider_id, int):
             errors["provider"] = "choose the provider that serves this domain"
         if errors:
-            self.show_errors(errors)
-            return
+            raise Invalid(errors)
         assert isinstance(provider_id, int)
-        self.dismiss(DomainEntry(domain, provider_id))
-
-    def action_cancel(self) -> None:
-        """Close without an entry."""
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#save")
-    def _save_pressed(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
+        return DomainEntry(domain, provider_id)
