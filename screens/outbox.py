@@ -114,6 +114,7 @@ class OutboxScreen(Screen[None]):
         Binding("r", "retry", "Retry now", id="outbox.retry"),
         Binding("e", "edit", "Edit and resend", id="outbox.edit"),
         Binding("d", "drop", "Drop", id="outbox.drop"),
+        Binding("s", "mark_sent", "It arrived: mark sent", id="outbox.mark_sent"),
         Binding("escape", "back", "Back", id="outbox.back"),
     ]
 
@@ -202,6 +203,8 @@ class OutboxScreen(Screen[None]):
             return (item is not None and item.state in EDITABLE) or None
         if action == "drop":
             return (item is not None and item.state != "sending") or None
+        if action == "mark_sent":  # shown only for a message that may have been sent
+            return item is not None and item.state == "check"
         return True
 
     # -- actions -------------------------------------------------------------------------------
@@ -231,6 +234,12 @@ class OutboxScreen(Screen[None]):
             answered,
         )
 
+    def action_mark_sent(self) -> None:
+        """The user found the highlighted `check` message delivered: record it sent, save the Sent copy."""
+        item = self.highlighted()
+        if item is not None and item.state == "check":
+            self._run(item, "mark_sent")
+
     def action_edit(self) -> None:
         """Open the highlighted item in the compose screen; sending it replaces the item."""
         item = self.highlighted()
@@ -250,6 +259,9 @@ class OutboxScreen(Screen[None]):
             if what == "retry":
                 self.store.outbox.retry(self.actor, item.id)
                 text = "Queued again; sending now."
+            elif what == "mark_sent":
+                self.store.outbox.mark_sent(self.actor, item.id)
+                text = "Marked sent; its copy is saved in Sent."
             else:
                 self.store.outbox.drop(self.actor, item.id)
                 text = "Dropped from the outbox."

@@ -222,3 +222,49 @@ def test_injection_and_foreign_senders_are_refused(capsys, monkeypatch, mail_ser
     assert code == 1 and "No mailbox 'someone@acme.example'" in err
     assert outbox_rows(capsys, monkeypatch) == []
     assert mail_server.sink.messages == []
+
+
+def test_a_message_that_may_have_been_sent_is_marked_sent(
+    capsys, monkeypatch, mail_server, sender, isolated
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, update
+
+    from store.delivery import UNCERTAIN
+    from store.schema_outbox import outbox
+
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "send",
+        "--to",
+        "bob@acme.example",
+        "--subject",
+        "Maybe",
+        "--queue-only",
+        stdin="x",
+    )
+    assert code == 0 and out.startswith("Queued as outbox item 1")
+    engine = create_engine(f"sqlite:///{isolated / 'm.db'}")
+    with engine.begin() as conn:  # as a delivery killed after the server's 250 leaves it (test_send_crash.py)
+        now = datetime.now(UTC)
+        conn.execute(
+            update(outbox).values(
+                state="check",
+                error_kind="uncertain",
+                last_error=UNCERTAIN,
+                data_started_at=now,
+                data_ended_at=now,
+            )
+        )
+    engine.dispose()
+    code, out, _ = run(capsys, monkeypatch, "outbox", "list")
+    assert "may have been sent" in out
+    code, out, err = run(capsys, monkeypatch, "outbox", "sent", "1")
+    assert code == 0 and out.startswith("Sent <") and "pending" not in out, err
+    (row,) = outbox_rows(capsys, monkeypatch)
+    assert (row["state"], row["copy_done"]) == ("sent", True)
+    assert mail_server.sink.messages == []  # marked, not sent again
+    code, _, err = run(capsys, monkeypatch, "outbox", "sent", "1")
+    assert code == 1 and "only one to check can be marked sent" in err

@@ -404,3 +404,44 @@ async def test_address_completion_from_past_correspondents(make_app, store, alic
         assert field(app, "#cc").value == "bruno@acme.example"
         assert isinstance(field(app, "#error-to"), Label)
         assert isinstance(field(app, "#from"), Select)
+
+
+async def test_a_message_that_may_have_been_sent_is_marked_sent_without_resending(
+    make_app, store, alice, mail_account, smtp_sink, secrets
+) -> None:
+    from datetime import UTC, datetime
+
+    from store.compose import Draft
+    from store.delivery import UNCERTAIN
+    from tests.integration.send_support import sent_folder
+    from tests.tui.compose_support import outbox_item
+
+    box = connect_harness(store, alice, mail_account, secrets)
+    item_id = outbox_item(  # as a delivery killed after the server's 250 leaves it (test_send_crash.py)
+        store,
+        alice,
+        Draft(box.id, to=("bruno@acme.example",), subject="Offer"),
+        state="check",
+        attempts=1,
+        error_kind="uncertain",
+        last_error=UNCERTAIN,
+        data_started_at=datetime.now(UTC),
+        data_ended_at=datetime.now(UTC),
+    )
+    app = send_app(make_app, secrets)
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, OutboxScreen)
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_row_at(0)[0]) == "check"
+        detail = str(app.screen.query_one("#outbox-detail", Static).render())
+        assert "may have been delivered" in detail and "mark it as sent" in detail
+        assert app.screen.check_action("mark_sent", ()) is True
+        await pilot.press("s")
+        await until(pilot, lambda: store.outbox.get(alice, item_id).copy_done, what="the Sent copy")
+        await until(pilot, lambda: str(table.get_row_at(0)[0]) == "sent", what="the row to say sent")
+        assert app.screen.check_action("mark_sent", ()) is False
+    assert smtp_sink.messages == []  # marked, never sent again
+    assert len(sent_folder(mail_account)) == 1

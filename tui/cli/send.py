@@ -65,6 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p = command(box, "drop", _drop, "remove a message from the outbox (a queued one is then never sent)")
     p.add_argument("id", type=int)
+    p = command(
+        box,
+        "sent",
+        _mark_sent,
+        "a message that may have been sent (check) did arrive: mark it sent and save its copy in Sent",
+    )
+    p.add_argument("id", type=int)
+    add_json_flag(p)
 
 
 def _body() -> str:
@@ -137,6 +145,12 @@ def _report(ctx: Context, item: OutboxItem, busy: bool = False) -> int:
         )
         print(f"Queued as outbox item {item.id}: {why}.")
         return 0
+    if item.state == "check":
+        raise CliError(
+            f"Maybe sent (outbox item {item.id}): {item.last_error} Send again: mailroom outbox retry "
+            f"{item.id}; it arrived: mailroom outbox sent {item.id}; forget it: "
+            f"mailroom outbox drop {item.id}"
+        )
     raise CliError(
         f"Not sent (outbox item {item.id}): {item.last_error} Edit and send again, or drop it: "
         f"mailroom outbox drop {item.id}"
@@ -179,6 +193,13 @@ def _list(ctx: Context) -> None:
 def _retry(ctx: Context) -> int:
     store, actor = ctx.store, ctx.actor
     item = store.outbox.retry(actor, ctx.args.id)
+    report = store.outbox.drain(ctx.secrets, only={item.id})
+    return _report(ctx, store.outbox.get(actor, item.id), report.busy)
+
+
+def _mark_sent(ctx: Context) -> int:
+    store, actor = ctx.store, ctx.actor
+    item = store.outbox.mark_sent(actor, ctx.args.id)
     report = store.outbox.drain(ctx.secrets, only={item.id})
     return _report(ctx, store.outbox.get(actor, item.id), report.busy)
 
