@@ -1,7 +1,7 @@
 """Automatic loading for `mailroom sync`: every MailboxSyncInterval minutes, sooner when IDLE sees new mail.
 
-One thread runs the syncs one mailbox at a time; one IDLE thread per mailbox watches its INBOX and only wakes
-the scheduler. `stop()` (called from SIGTERM/SIGINT handlers) ends both within about a second.
+One thread runs the syncs one mailbox at a time; the IDLE watchers (store/sync/idle.py, one thread per
+mailbox) only wake it. `stop()` (called from SIGTERM/SIGINT handlers) ends both within about a second.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.sync.engine import NEEDS_ATTENTION, SyncOptions
 from store.sync.events import Event, SyncSummary
+from store.sync.idle import IdleWatchers
 
 if TYPE_CHECKING:
     from store.mailboxes import Mailbox
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from store.service import Store
 
 BACKOFF_START = 30.0  # seconds before the first retry after a failed sync; doubles up to the interval
-IDLE_RENEW = 25 * 60  # re-issue IDLE before servers drop it (RFC 2177: at most every 29 minutes)
-IDLE_POLL = 1.0  # how often an IDLE thread looks at the stop flag
 
 
 @dataclass
@@ -31,72 +30,7 @@ class _BoxState:
     next_due: float = 0.0
     failures: int = 0
     failed_secret: str | None = None
-    idle: _IdleWatcher | None = None
     wake: threading.Event = field(default_factory=threading.Event)
-
-
-class _IdleWatcher(threading.Thread):
-    """Holds an IDLE on the mailbox's INBOX and sets *wake* when the server reports a change."""
-
-    def __init__(
-        self,
-        store: Store,
-        box: Mailbox,
-        secrets: SecretStore,
-        wake: threading.Event,
-        notify: threading.Event,
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"idle-{box.email}", daemon=True)
-        self.store, self.box, self.secrets = store, box, secrets
-        self.wake, self.notify, self.stop_flag = wake, notify, stop
-        self.unsupported = False
-
-    def run(self) -> None:
-        delay = 5.0
-        while not self.stop_flag.is_set():
-            try:
-                self._watch()
-                delay = 5.0
-            except Exception:  # noqa: BLE001 - network trouble: the periodic sync still runs; retry later
-                pass
-            if self.unsupported:
-                return
-            self.stop_flag.wait(delay)
-            delay = min(delay * 2, 300.0)
-
-    def _watch(self) -> None:
-        from store.net import Endpoint, imap_login
-
-        provider = self.store.providers.get(self.box.provider_id)
-        secret = self.store.mailboxes.credentials(self.box, self.secrets)
-        client = imap_login(Endpoint.imap_of(provider), self.box.login, secret, timeout=30)
-        try:
-            if b"IDLE" not in client.capabilities():
-                self.unsupported = True
-                return
-            client.select_folder("INBOX", readonly=True)
-            while not self.stop_flag.is_set():
-                client.idle()
-                started = time.monotonic()
-                changed = False
-                while not self.stop_flag.is_set() and time.monotonic() - started < IDLE_RENEW:
-                    responses = client.idle_check(timeout=IDLE_POLL)
-                    if any(
-                        len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
-                        for r in responses
-                    ):
-                        changed = True
-                        break
-                client.idle_done()
-                if changed:
-                    self.wake.set()
-                    self.notify.set()
-        finally:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                pass
 
 
 class Scheduler:
@@ -123,6 +57,7 @@ class Scheduler:
         self._notify = threading.Event()
         self._boxes: dict[int, _BoxState] = {}
         self._only = only
+        self.idle = IdleWatchers(store, self._new_mail)
 
     def interval_seconds(self) -> float:
         """The pause between automatic loads of one mailbox."""
@@ -149,13 +84,17 @@ class Scheduler:
                 self._notify.wait(max(0.05, min(wait, 5.0)))
         finally:
             self._stop.set()
-            for state in self._boxes.values():
-                if state.idle is not None:
-                    state.idle.join(IDLE_POLL * 3 + 1)
+            self.idle.stop()
+
+    def _new_mail(self, mailbox_id: int) -> None:
+        """An IDLE watcher saw a change (called on its thread): sync that mailbox next."""
+        self._boxes.setdefault(mailbox_id, _BoxState()).wake.set()
+        self._notify.set()
 
     def _tick(self) -> float:
         now = time.monotonic()
         soonest = 5.0
+        watched: list[Mailbox] = []
         for box in self.store.mailboxes.all_for_sync():
             if self._stop.is_set():
                 break
@@ -171,12 +110,16 @@ class Scheduler:
                 if state.failed_secret == digest:
                     continue  # no retry loop against a refused password: wait until it is changed
                 state.failed_secret = None
-            self._ensure_idle(box, state)
+            watched.append(box)
             if state.wake.is_set() or now >= state.next_due:
                 state.wake.clear()
                 self._sync(box, state)
                 now = time.monotonic()
             soonest = min(soonest, max(0.0, state.next_due - now))
+        if self.use_idle and not self._stop.is_set():
+            # Watchers start after a mailbox's first load and stop when it leaves automatic loading.
+            ids = {b.id for b in watched}  # read again: a sync may have changed their status
+            self.idle.update([b for b in self.store.mailboxes.all_for_sync() if b.id in ids], self.secrets)
         return soonest
 
     def _sync(self, box: Mailbox, state: _BoxState) -> None:
@@ -199,14 +142,6 @@ class Scheduler:
             return hashlib.sha256(secret.reveal().encode()).hexdigest()
         except Exception:  # noqa: BLE001 - no password at all is "unchanged" until one is stored
             return ""
-
-    def _ensure_idle(self, box: Mailbox, state: _BoxState) -> None:
-        if not self.use_idle or (
-            state.idle is not None and (state.idle.is_alive() or state.idle.unsupported)
-        ):
-            return
-        state.idle = _IdleWatcher(self.store, box, self.secrets, state.wake, self._notify, self._stop)
-        state.idle.start()
 
 
 def describe(summary: SyncSummary) -> dict[str, Any]:
