@@ -6,9 +6,13 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
+
+from store.dbfile import OPENED, check_file, disk_full, file_identity, is_disk_full
+from store.errors import DatabaseGone
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -22,8 +26,14 @@ def _prepare_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+def _on_connect(ident: tuple[str, int, int], dbapi_conn: sqlite3.Connection, _record: object) -> None:
     """Turn on the pragmas every connection needs and let us issue BEGIN ourselves."""
+    path, dev, ino = ident
+    now = file_identity(path)
+    if now != (dev, ino):
+        dbapi_conn.close()
+        raise DatabaseGone(path, replaced=now is not None)
+    OPENED[id(dbapi_conn)] = ident
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -34,19 +44,30 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 
 
 def _on_begin(conn: Connection) -> None:
-    """Start every transaction as BEGIN IMMEDIATE or DEFERRED, as the caller asked."""
+    """Start every transaction as BEGIN IMMEDIATE or DEFERRED, as the caller asked, on the file opened."""
+    check_file(conn.connection.driver_connection)
     mode = conn.info.get("begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _on_error(path: Path, context: object) -> BaseException | None:
+    """A full disk becomes DiskFull naming the file, whatever statement hit it."""
+    original = getattr(context, "original_exception", None)
+    if original is not None and is_disk_full(original):
+        return disk_full(path)
+    return None
 
 
 def make_engine(path: Path) -> Engine:
     """Open the SQLite file at *path* (created 0600 in a 0700 folder)."""
     _prepare_file(path)
+    dev, ino = file_identity(path) or (0, 0)
     old_umask = os.umask(0o077)  # the -wal and -shm files SQLite creates are private too
     try:
         engine = create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=8)
-        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "connect", partial(_on_connect, (str(path), dev, ino)))
         event.listen(engine, "begin", _on_begin)
+        event.listen(engine, "handle_error", partial(_on_error, path))
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     finally:

@@ -29,3 +29,29 @@ class Invalid(StoreError):
 
 class UnknownUser(StoreError):
     """The named user is not known to this installation."""
+
+
+class DiskFull(StoreError):
+    """The disk holding the database is full (or over quota): the change was not stored."""
+
+    def __init__(self, path: object, free: int | None = None) -> None:
+        self.path = str(path)
+        room = f"; {free / 1e6:.1f} MB free there" if free is not None else ""
+        super().__init__(
+            f"Disk full: could not write {self.path}{room}. Nothing of the unfinished change was stored; "
+            "free some space and try again."
+        )
+
+
+class DatabaseGone(StoreError):
+    """The database file was deleted or replaced by another file while this process had it open."""
+
+    def __init__(self, path: object, replaced: bool) -> None:
+        self.path, self.replaced = str(path), replaced
+        what = "replaced by another file" if replaced else "deleted"
+        super().__init__(
+            f"The database {self.path} was {what} while Mailroom was using it; stopped without writing "
+            "anything more. Restart Mailroom: "
+            + ("it then uses the new file." if replaced else "an empty database loads the mail again.")
+            + " Nothing on a mail server was changed."
+        )

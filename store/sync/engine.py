@@ -63,6 +63,16 @@ class TransientError(Exception):
     """A network failure worth retrying."""
 
 
+class FolderRefused(imaplib.IMAP4.error):
+    """The server answered NO (or BAD) for some folders; the other folders were synced."""
+
+    def __init__(self, folders: list[str]) -> None:
+        super().__init__(
+            f"{len(folders)} folder(s) could not be read (the other folders are synced): "
+            + "; ".join(folders)
+        )
+
+
 @dataclass
 class Run:
     """Everything one sync attempt works with."""
@@ -101,11 +111,34 @@ class Run:
         return self.clock_text
 
 
+def _is_refusal(exc: BaseException) -> bool:
+    """A server's NO or BAD to a command (quota, `[SERVERBUG]`, `[UNAVAILABLE]`…), not a lost connection."""
+    return isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort)
+
+
+def _error_kind(exc: BaseException) -> str:
+    """The summary's error_kind of a failure that ended a sync."""
+    from store.dbfile import is_disk_full
+    from store.errors import DatabaseGone
+    from store.net import NetError
+
+    if is_disk_full(exc):
+        return "disk_full"
+    if isinstance(exc, DatabaseGone):
+        return "database"
+    if _is_transient(exc) or isinstance(exc, NetError):
+        return "network"
+    return "server" if _is_refusal(exc) else "other"
+
+
 def _is_transient(exc: BaseException) -> bool:
     from imapclient.exceptions import IMAPClientAbortError
 
+    from store.dbfile import is_disk_full
     from store.net import NetError
 
+    if is_disk_full(exc):
+        return False  # ENOSPC is an OSError, but waiting 13 s frees no space
     if isinstance(exc, NetError):
         return exc.kind in ("dns", "refused", "timeout", "network")
     return isinstance(
@@ -166,6 +199,7 @@ class SyncService:
         options: SyncOptions,
         summary: SyncSummary,
     ) -> None:
+        from store.errors import StoreError
         from store.net import NetError, server_text
         from store.secrets import redact
 
@@ -190,14 +224,13 @@ class SyncService:
                 text = str(exc)
             except Exception as exc:  # noqa: BLE001 - sorted into transient and fatal below
                 error = exc
-                text = f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
+                text = self._describe(exc, box)
             # What a server said may echo the password or carry terminal escapes: neither is shown.
-            text = redact(server_text(text), secret)
+            ours = isinstance(error, StoreError) or _error_kind(error) == "disk_full"  # no server's words
+            text = redact(text if ours else server_text(text), secret)
             if not _is_transient(error) or attempt >= len(options.retry_delays):
                 summary.ok, summary.error = False, text
-                summary.error_kind = (
-                    "network" if _is_transient(error) or isinstance(error, NetError) else "other"
-                )
+                summary.error_kind = _error_kind(error)
                 return
             delay = options.retry_delays[attempt]
             attempt += 1
@@ -206,6 +239,19 @@ class SyncService:
             except Exception:  # noqa: BLE001
                 pass
             time.sleep(delay)
+
+    def _describe(self, exc: BaseException, box: Mailbox) -> str:
+        """What went wrong, in words for the summary: the store's own errors as they are."""
+        from store.dbfile import disk_full, is_disk_full
+        from store.errors import StoreError
+
+        if is_disk_full(exc):
+            return str(disk_full(self._store.path))
+        if isinstance(exc, StoreError):
+            return str(exc)
+        if _is_refusal(exc):
+            return f"The IMAP server of {box.email} refused: {exc}"
+        return f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
 
     def _needs_attention(self, box: Mailbox, summary: SyncSummary, reason: str) -> None:
         self._store.mailboxes.set_status(box.id, NEEDS_ATTENTION, reason)
@@ -240,13 +286,22 @@ class SyncService:
             run.pending_folders = writer.folders_with_pending_flags(conn, box.id)
             t0 = time.perf_counter()
             removed_before = summary.expunged + len(summary.folder_changes)
+            refused: list[str] = []
             for planned in folders.plan(run):
-                folders.sync_folder(run, planned)
+                try:
+                    folders.sync_folder(run, planned)
+                except Exception as exc:  # noqa: BLE001 - a NO for one folder: the others go on
+                    if not _is_refusal(exc):
+                        raise
+                    refused.append(f"{planned.remote.name}: {exc}")
+                    session.selected, run.selected_validity = None, None  # a failed SELECT deselects
             summary.headers_seconds = round(time.perf_counter() - t0, 3)
             if options.bodies:
                 bodies.load_bodies(run)
             if summary.expunged + len(summary.folder_changes) > removed_before:
                 writer.remove_orphans(conn)
+            if refused:
+                raise FolderRefused(refused)
         finally:
             fairy.close()
             session.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from store.dbfile import check_file
 from store.sync.parse import CODEC, Envelope, Parsed
 
 PARAMS = 500  # ids per IN (...) list
@@ -55,7 +56,8 @@ class BodyJob:
 
 @contextmanager
 def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction that takes SQLite's write lock at once."""
+    """A write transaction that takes SQLite's write lock at once, on the file the connection opened."""
+    check_file(conn)  # a deleted or replaced database file: stop, never write where no one looks
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

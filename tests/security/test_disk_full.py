@@ -1,0 +1,79 @@
+"""Disk full: the database and its WAL on a small real filesystem (tmpfs) that fills during a first load.
+
+The sync must stop with an error that says "disk full" and names the file, store nothing partial, leave a
+sound database, and complete with exactly the server's messages once room is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store.errors import DiskFull
+from tests.security.conftest import make_box_env
+from tests.security.faults import (
+    assert_exactly,
+    assert_nothing_partial,
+    fault_mailbox,
+    fill,
+    integrity,
+    serve,
+    server_messages,
+    small_filesystem,
+)
+
+COUNT, SIZE = 24, 200_000  # about 4.8 MB of incompressible mail
+
+
+@pytest.fixture
+def small(tmp_path: Path):  # noqa: ANN201
+    with small_filesystem(tmp_path / "small", 24) as where:
+        yield where
+
+
+def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pki, small):
+    box = fault_mailbox(COUNT, SIZE, ("INBOX", "Archive"))
+    server = serve(hostile, pki, box)
+    env = make_box_env(small, server.port, pki.ca_file)
+    try:
+        filler = fill(small, leave=3 << 20)  # 3 MB left: not enough for the mail and its WAL
+        first = env.sync()
+        assert not first.ok, "the sync claims success on a full disk"
+        assert first.error_kind == "disk_full", (first.error_kind, first.error)
+        assert "Disk full" in first.error and str(env.store.path) in first.error, first.error
+        assert integrity(env.store.path) == "ok"
+        originals = server_messages(box)
+        loaded = assert_nothing_partial(env, originals)
+        assert loaded < COUNT, "everything fitted: the test did not fill the disk"
+
+        filler.unlink()
+        second = env.sync()
+        assert second.ok, second.error
+        assert_exactly(env, originals)
+        assert integrity(env.store.path) == "ok"
+    finally:
+        env.store.close()
+
+
+def test_queueing_a_message_on_a_full_disk_says_so(hostile, pki, small):
+    """The outbox on a full disk: a clear DiskFull naming the file, nothing queued; it works once room is
+    made."""
+    from store.compose import Draft
+
+    server = serve(hostile, pki, fault_mailbox(0, 0))
+    env = make_box_env(small, server.port, pki.ca_file)
+    try:
+        big = "x" * (2 << 20)
+        draft = Draft(env.box.id, to=("bob@example.test",), subject="Full", body=big)
+        filler = fill(small, leave=256 << 10)
+        with pytest.raises(DiskFull) as caught:
+            env.store.outbox.queue(env.admin, draft)
+        assert str(env.store.path) in str(caught.value)
+        assert env.sql("SELECT count(*) FROM outbox") == [(0,)]
+        filler.unlink()
+        env.store.outbox.queue(env.admin, draft)
+        assert env.sql("SELECT count(*) FROM outbox") == [(1,)]
+        assert integrity(env.store.path) == "ok"
+    finally:
+        env.store.close()
