@@ -8,18 +8,48 @@ import sys
 
 from tui.cli.common import CliError, Context
 
-# Each module registers its subcommands; imported only to build the parser, handlers import lazily.
-COMMAND_MODULES = [
-    "tui.cli.config", "tui.cli.admin", "tui.cli.directories", "tui.cli.mailbox", "tui.cli.sync",
-    "tui.cli.messages", "tui.cli.crm",
-    "tui.cli.send",
-    "tui.cli.share",
-    "tui.cli.audit",
-]
+# Each module registers its subcommands; a run imports only the module of the command it names (all of
+# them for help or an unknown command), so `mailroom sync --once` does not pay for the others' imports.
+# tests/unit/test_cli_lazy.py checks this table against what the modules register.
+COMMANDS = {
+    "config": "tui.cli.config",
+    "user": "tui.cli.admin",
+    "role": "tui.cli.admin",
+    "grant": "tui.cli.admin",
+    "operation": "tui.cli.admin",
+    "setting": "tui.cli.admin",
+    "provider": "tui.cli.directories",
+    "domain": "tui.cli.directories",
+    "mailbox": "tui.cli.mailbox",
+    "sync": "tui.cli.sync",
+    "message": "tui.cli.messages",
+    "contact": "tui.cli.crm",
+    "company": "tui.cli.crm",
+    "timeline": "tui.cli.crm",
+    "send": "tui.cli.send",
+    "outbox": "tui.cli.send",
+    "share": "tui.cli.share",
+    "audit": "tui.cli.audit",
+}
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
+_VALUE_OPTIONS = ("--db", "--user")  # the global options that take a value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser."""
+def chosen_command(argv: list[str]) -> str | None:
+    """The command named in *argv* (the first word that is neither a global option nor its value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command, or only *command*'s module when it names a known one."""
     parser = argparse.ArgumentParser(
         prog="mailroom",
         description="Connect, share and sync the mailboxes of your CRM. Without a command, opens the app.",
@@ -27,14 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH", help="SQLite database file (env MAILROOM_DB)")
     parser.add_argument("--user", metavar="NAME", help="act as this Mailroom user (env MAILROOM_USER)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     try:
@@ -55,16 +87,17 @@ def main(argv: list[str] | None = None) -> int:
         print("mailroom: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the store's errors carry messages fit for users
-        from pydantic import ValidationError
-
         from store.errors import StoreError
 
         if isinstance(exc, StoreError):
             print(f"mailroom: {exc}", file=sys.stderr)
             return 1
-        if isinstance(exc, ValidationError):
-            print(f"mailroom: invalid settings: {exc}", file=sys.stderr)
-            return 2
+        if "pydantic" in sys.modules:  # only a run that imported pydantic can fail its validation
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):
+                print(f"mailroom: invalid settings: {exc}", file=sys.stderr)
+                return 2
         raise
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from tui.settings import Settings, load_settings
+from tui.settings import LoadedSettings, load_settings
 
 if TYPE_CHECKING:
     from store.identity import Actor
@@ -31,7 +31,7 @@ class Context:
     """Lazily opened resources of one CLI run."""
 
     args: argparse.Namespace
-    settings: Settings = field(init=False)
+    settings: LoadedSettings = field(init=False)
 
     def __post_init__(self) -> None:
         self.settings = load_settings(db=self.args.db, user=self.args.user)
