@@ -1,4 +1,7 @@
-"""SQLite engine for the store: WAL, foreign keys, busy timeout and one writer at a time."""
+"""SQLite engine for the store: WAL, foreign keys, busy timeout and one writer at a time.
+
+SQLAlchemy is imported when an engine is made, not with this module: `connect` gives a plain sqlite3
+connection set up the same way (the headless sync's store/lite.py uses it)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-
-from sqlalchemy import Connection, Engine, create_engine, event
+from typing import TYPE_CHECKING
 
 from store.dbfile import OPENED, check_file, disk_full, file_identity, is_disk_full
 from store.errors import DatabaseGone
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -28,6 +33,10 @@ def _prepare_file(path: Path) -> None:
 
 def _on_connect(ident: tuple[str, int, int], dbapi_conn: sqlite3.Connection, _record: object) -> None:
     """Turn on the pragmas every connection needs and let us issue BEGIN ourselves."""
+    _configure(ident, dbapi_conn)
+
+
+def _configure(ident: tuple[str, int, int], dbapi_conn: sqlite3.Connection) -> None:
     path, dev, ino = ident
     now = file_identity(path)
     if now != (dev, ino):
@@ -58,8 +67,23 @@ def _on_error(path: Path, context: object) -> BaseException | None:
     return None
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection to the existing file at *path*, set up as the engine's connections are
+    (pragmas, autocommit so callers issue BEGIN themselves, the file's identity for `check_file`)."""
+    dev, ino = file_identity(path) or (0, 0)
+    old_umask = os.umask(0o077)
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        _configure((str(path), dev, ino), conn)
+    finally:
+        os.umask(old_umask)
+    return conn
+
+
 def make_engine(path: Path) -> Engine:
     """Open the SQLite file at *path* (created 0600 in a 0700 folder)."""
+    from sqlalchemy import create_engine, event
+
     _prepare_file(path)
     dev, ino = file_identity(path) or (0, 0)
     old_umask = os.umask(0o077)  # the -wal and -shm files SQLite creates are private too

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import uuid
 from typing import TYPE_CHECKING
 
@@ -14,6 +11,7 @@ from store import db
 from store.clock import Clock
 from store.errors import Conflict, NotFound
 from store.identity import Actor
+from store.mailbox_record import Mailbox, credentials
 from store.schema import mailbox_selected_folders, mailboxes, providers
 
 if TYPE_CHECKING:
@@ -21,33 +19,6 @@ if TYPE_CHECKING:
 
 LOAD_PERIODS = ("day", "week", "month", "3months", "6months", "year", "all")
 FOLDER_SCOPES = ("inbox", "all", "selected")
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    """A connected mail account with its settings; holds no secret, only a reference to it."""
-
-    id: int
-    email: str
-    owner_id: int
-    provider_id: int
-    provider_name: str
-    login: str
-    secret_ref: str
-    password_command: str
-    load_period: str
-    auto_load: bool
-    folder_scope: str
-    send_enabled: bool
-    alias: str
-    is_default_sender: bool
-    use_signature: bool
-    signature: str
-    status: str
-    status_reason: str
-    created_at: datetime
-    last_sync_at: datetime | None
-    selected_folders: tuple[str, ...] = ()
 
 
 _SELECT = select(mailboxes, providers.c.name.label("provider_name")).join(
@@ -167,14 +138,7 @@ class Mailboxes:
 
     def credentials(self, box: Mailbox, secrets: SecretStore) -> Secret:
         """The mailbox's password: from its password command when set, else from the keyring."""
-        from store.secrets import run_password_command
-
-        if box.password_command:
-            return run_password_command(box.password_command)
-        secret = secrets.get(box.secret_ref)
-        if secret is None:
-            raise NotFound(f"No password stored for {box.email}; set it again in the mailbox settings.")
-        return secret
+        return credentials(box, secrets)
 
     def set_status(self, mailbox_id: int, status: str, reason: str = "") -> None:
         """Mark a mailbox ok or needs_attention (used by the sync engine)."""
