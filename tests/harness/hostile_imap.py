@@ -53,6 +53,9 @@ class FakeFolder:
     uidvalidity: int = 7
     wire_name: bytes | None = None
     select_reply: str = ""  # a tagged reply that replaces the normal SELECT answer (e.g. a referral)
+    fetch_reply: str = ""  # a tagged reply that replaces the answer to a UID FETCH (e.g. NO [SERVERBUG])…
+    fetch_refused: str = ""  # …only to those asking for an item containing this (e.g. "BODY.PEEK[]")
+    append_reply: str = ""  # a tagged reply that refuses an APPEND (e.g. NO [OVERQUOTA])
 
     @property
     def uidnext(self) -> int:
@@ -172,6 +175,7 @@ def _serve(peer: Peer, box: FakeMailbox, state: dict, c: Command, fault: Fault |
         if f is None:
             peer.send("{tag} NO no such folder")
         elif f.select_reply:
+            state["selected"] = None  # a failed SELECT leaves no folder selected (RFC 3501 6.3.1)
             peer.send(f.select_reply)
         else:
             state["selected"] = f
@@ -191,13 +195,34 @@ def _serve(peer: Peer, box: FakeMailbox, state: dict, c: Command, fault: Fault |
         uids = _uids_in(c.args, state["selected"])
         peer.send("* SEARCH" + "".join(f" {u}" for u in uids), "{tag} OK SEARCH done")
     elif name == "UID FETCH" and state["selected"] is not None:
-        _fetch(peer, state["selected"], c, fault)
+        f = state["selected"]
+        if f.fetch_reply and f.fetch_refused.upper() in c.args.upper():
+            peer.send(f.fetch_reply)
+        else:
+            _fetch(peer, f, c, fault)
+    elif name == "APPEND":
+        _append(peer, box, c)
     elif name == "UID STORE" and state["selected"] is not None:
         _store(state["selected"], c)
         peer.send("{tag} OK STORE done")
     else:
         peer.send("{tag} BAD not served here")
     return True
+
+
+def _append(peer: Peer, box: FakeMailbox, c: Command) -> None:
+    f = _folder(box, c.raw)
+    literal = re.search(rb"\{(\d+)\+?\}\r\n", c.raw)
+    if f is None:
+        peer.send("{tag} NO [TRYCREATE] no such folder")
+    elif f.append_reply:
+        peer.send(f.append_reply)
+    elif literal is None:
+        peer.send("{tag} BAD no message")
+    else:
+        data = c.raw[literal.end() : literal.end() + int(literal.group(1))]
+        message = box.add(f.name, data, ["\\Seen"])
+        peer.send(f"{{tag}} OK [APPENDUID {f.uidvalidity} {message.uid}] appended")
 
 
 def _quoted(name: str) -> str:

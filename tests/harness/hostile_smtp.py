@@ -16,8 +16,15 @@ def smtp_starttls_preface(cert: CertFiles) -> list[Step]:
     ]
 
 
-def smtp_session(password: str = "", auth: str = "PLAIN LOGIN") -> Step:
-    """Answer EHLO (offering AUTH *auth*), AUTH (accepting *password* when given) and QUIT after TLS."""
+def smtp_session(
+    password: str = "", auth: str = "PLAIN LOGIN", replies: dict[str, str] | None = None
+) -> Step:
+    """Answer EHLO (offering AUTH *auth*), AUTH (accepting *password* when given) and QUIT after TLS, and
+    take mail: MAIL, RCPT, DATA. *replies* replaces the answer to "MAIL", "RCPT", "DATA" (instead of 354)
+    or "DOT" (the end of the data), e.g. {"RCPT": "552 5.2.2 mailbox full"}; `received` of the step lists
+    the data of every message accepted."""
+    replies = {k.upper(): v for k, v in (replies or {}).items()}
+    received: list[bytes] = []
 
     def step(peer: Peer) -> None:
         while True:
@@ -35,9 +42,24 @@ def smtp_session(password: str = "", auth: str = "PLAIN LOGIN") -> Step:
                 return
             elif command.name in ("NOOP", "RSET"):
                 peer.send("250 ok")
+            elif command.name in ("MAIL", "RCPT"):
+                peer.send(replies.get(command.name, "250 2.1.0 ok"))
+            elif command.name == "DATA":
+                if "DATA" in replies:
+                    peer.send(replies["DATA"])
+                    continue
+                peer.send("354 go ahead")
+                data = bytearray()
+                while (line := peer.read_line()) != b".\r\n":
+                    data += line[1:] if line.startswith(b".") else line
+                reply = replies.get("DOT", "250 2.0.0 queued")
+                if reply.startswith("250"):
+                    received.append(bytes(data))
+                peer.send(reply)
             else:
                 peer.send("502 5.5.1 not here")
 
+    step.received = received  # type: ignore[attr-defined]
     return step
 
 
