@@ -1,8 +1,8 @@
-"""What a compose screen starts from, read in its worker: the senders and the first draft."""
+"""What a compose screen starts from, read in its worker: the senders and the first draft (replies and
+forwards are built by store/drafts.py through `store.outbox`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,7 +13,6 @@ from store.mailboxes import Mailbox
 from store.service import Store
 
 StartKind = Literal["new", "reply", "reply_all", "forward", "resend"]
-_FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|wg|tr)\s*:\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -57,39 +56,8 @@ def load(store: Store, actor: Actor, start: ComposeStart) -> ComposeLoaded:
             senders, store.outbox.reply(actor, start.ref, reply_all=start.kind == "reply_all")
         )
     if start.kind == "forward":
-        return ComposeLoaded(senders, forward_draft(store, actor, start.ref, senders))
+        return ComposeLoaded(senders, store.outbox.forward(actor, start.ref))
     return ComposeLoaded(senders, store.outbox.draft_of(actor, start.ref), replaces=start.ref)
-
-
-def forward_subject(subject: str) -> str:
-    """`Fwd: ` once in front of the original subject."""
-    rest = _FORWARD_PREFIX.sub("", compose.one_line(subject))
-    return f"Fwd: {rest}" if rest else "Fwd:"
-
-
-def forward_draft(store: Store, actor: Actor, message_id: int, senders: list[Mailbox]) -> Draft:
-    """A forward of a stored message: no recipients yet, its text below a header block, its attachments."""
-    original = store.messages.get(actor, message_id)
-    by_id = {b.id: b for b in senders}
-    box = next((by_id[loc.mailbox_id] for loc in original.locations if loc.mailbox_id in by_id), senders[0])
-    raw = store.messages.raw(actor, message_id)
-    attachments = compose.attachments_of(raw) if raw else ()
-    people = ", ".join(compose.format_address(a, n) for a, n in original.to)
-    lines = [
-        "---------- Forwarded message ----------",
-        f"From: {compose.format_address(original.from_address, original.from_name)}",
-        f"Date: {original.sent_at:%d %b %Y %H:%M %Z}".rstrip(),
-        f"Subject: {compose.one_line(original.subject)}",
-    ]
-    if people:
-        lines.append(f"To: {people}")
-    text = original.body_text if original.body_loaded else "(The text of this message is not loaded yet.)"
-    return Draft(
-        box.id,
-        subject=forward_subject(original.subject),
-        quoted="\n".join(lines) + "\n\n" + text.replace("\r\n", "\n"),
-        attachments=attachments,
-    )
 
 
 def label(box: Mailbox) -> str:

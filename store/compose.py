@@ -1,6 +1,7 @@
-"""Composing mail, pure: the draft, its recipients, signature and reply rules, and the MIME bytes it becomes.
+"""Composing mail, pure: the draft, its recipients and signature, and the MIME bytes it becomes.
 
 Nothing here touches the database or the network; `store/outbox.py` stores what `build_message` returns.
+Drafts that start from stored mail (reply, reply to all, forward) are made in `store/drafts.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from store.errors import Invalid
 
@@ -31,9 +32,6 @@ SIGNATURE_SEPARATOR = "-- "  # RFC 3676 4.3: "-- " alone on a line starts a sign
 # Everything str.splitlines() breaks on, and NUL: none of it may reach a header.
 _BREAKS = "\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-_REPLY_PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|sv|antw|vs|ref|odp|ynt)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.I
-)
 _MSG_ID = re.compile(r"<([^<>\s\x00-\x1f\x7f]{1,250})>")
 _ALLOWED_HEADERS = {
     "top": {
@@ -115,20 +113,6 @@ class Built:
     envelope: Envelope
     bcc_header: bytes = b""
     attachments: tuple[Attachment, ...] = field(default=(), repr=False)
-
-
-class Original(Protocol):
-    """What a reply needs of the message it answers (store.sync.messages.MessageDetail fits)."""
-
-    header_message_id: str
-    references: tuple[str, ...]
-    subject: str
-    sent_at: datetime
-    from_address: str
-    from_name: str
-    to: tuple[tuple[str, str], ...]
-    cc: tuple[tuple[str, str], ...]
-    body_text: str
 
 
 # -- text hygiene ----------------------------------------------------------------------------------
@@ -258,7 +242,7 @@ def default_sender(boxes: Sequence[Mailbox], user_id: int) -> Mailbox | None:
     return boxes[0] if boxes else None
 
 
-# -- text: signature and replies ---------------------------------------------------------------------
+# -- text: signature ---------------------------------------------------------------------------------
 
 
 def signature_block(box: Mailbox) -> str:
@@ -284,63 +268,6 @@ def full_text(draft: Draft, box: Mailbox) -> str:
 
 def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def reply_subject(subject: str) -> str:
-    """`Re: ` once in front of the original subject, whatever reply prefixes it already had."""
-    rest = _REPLY_PREFIX.sub("", one_line(subject))
-    return f"Re: {rest}" if rest else "Re:"
-
-
-def quote(original: Original) -> str:
-    """The original's text as a reply quotes it: an attribution line, then each line behind `> `."""
-    who = format_address(original.from_address, original.from_name) if original.from_address else "someone"
-    when = original.sent_at.strftime("%d %b %Y %H:%M %Z").strip()
-    lines = _lines(original.body_text).rstrip("\n").split("\n") if original.body_text else []
-    quoted = "\n".join(
-        ">" if not line else (">" + line if line.startswith(">") else "> " + line) for line in lines
-    )
-    return f"On {when}, {who} wrote:\n{quoted}".rstrip("\n")
-
-
-def reply_draft(original: Original, box: Mailbox, reply_all: bool = False, reply_to: str = "") -> Draft:
-    """A reply from *box*: to the sender (or Reply-To), with Re:, the thread headers and the quoted text;
-    with *reply_all* the other To and Cc recipients go to Cc, never the sender's own address."""
-    own = box.email.lower()
-    to = (
-        [reply_to.strip()]
-        if reply_to.strip()
-        else [format_address(original.from_address, original.from_name)]
-    )
-    if not to[0]:
-        to = []
-    seen = {own} | {_addr_of(t) for t in to}
-    cc: list[str] = []
-    if reply_all:
-        for addr, name in (*original.to, *original.cc):
-            if addr and addr.lower() not in seen:
-                seen.add(addr.lower())
-                cc.append(format_address(addr, name))
-    mid = clean_id(original.header_message_id)
-    refs = [r for r in (clean_id(x) for x in original.references) if r]
-    if mid and mid not in refs:
-        refs.append(mid)
-    return Draft(
-        from_mailbox_id=box.id,
-        to=tuple(to),
-        cc=tuple(cc),
-        subject=reply_subject(original.subject),
-        quoted=quote(original),
-        in_reply_to=mid,
-        references=tuple(refs),
-    )
-
-
-def _addr_of(item: str) -> str:
-    item = item.strip()
-    if item.endswith(">") and "<" in item:
-        item = item[item.rfind("<") + 1 : -1]
-    return item.lower()
 
 
 def clean_id(value: str) -> str:

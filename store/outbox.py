@@ -163,33 +163,17 @@ class Outbox:
     def reply(
         self, actor: Actor, message_id: int, reply_all: bool = False, from_mailbox_id: int | None = None
     ) -> Draft:
-        """A reply draft to a stored message, from *from_mailbox_id*, else the mailbox it arrived in when the
-        user may send from it, else the default sender."""
-        original = self._store.messages.get(actor, message_id)
-        senders = self.senders(actor)
-        if not senders:
-            raise NotFound("There is no mailbox you may send from.")
-        by_id = {b.id: b for b in senders}
-        if from_mailbox_id is not None:
-            box = self.sender(actor, from_mailbox_id)
-        else:
-            box = next(
-                (by_id[loc.mailbox_id] for loc in original.locations if loc.mailbox_id in by_id), senders[0]
-            )
-        return compose.reply_draft(original, box, reply_all, self._reply_to(actor, message_id))
+        """A reply draft to a stored message (store/drafts.py says whom it goes to), from *from_mailbox_id*,
+        else the mailbox it sits in when the user may send from it, else the default sender."""
+        from store.drafts import start_reply
 
-    def _reply_to(self, actor: Actor, message_id: int) -> str:
-        from store.sync.parse import decode_words, header_fields, split_header, to_text
+        return start_reply(self._store, actor, message_id, reply_all, from_mailbox_id)
 
-        raw = self._store.messages.raw(actor, message_id)
-        if not raw:
-            return ""
-        value = header_fields(split_header(raw)[0], (b"reply-to",)).get(b"reply-to", b"")
-        text = compose.one_line(decode_words(to_text(value)))
-        try:
-            return ", ".join(str(a) for a in compose.parse_addresses([text], "reply-to")) if text else ""
-        except Invalid:
-            return ""
+    def forward(self, actor: Actor, message_id: int, from_mailbox_id: int | None = None) -> Draft:
+        """A forward draft of a stored message with its attachments, the sender chosen as for `reply`."""
+        from store.drafts import start_forward
+
+        return start_forward(self._store, actor, message_id, from_mailbox_id)
 
     def suggest(self, actor: Actor, prefix: str, limit: int = 10) -> list[str]:
         """Addresses for completion, as `Name <address>`: the CRM's contacts whose address or name starts

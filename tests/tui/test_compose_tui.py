@@ -445,3 +445,37 @@ async def test_a_message_that_may_have_been_sent_is_marked_sent_without_resendin
         assert app.screen.check_action("mark_sent", ()) is False
     assert smtp_sink.messages == []  # marked, never sent again
     assert len(sent_folder(mail_account)) == 1
+
+
+async def test_reply_to_your_own_sent_message_opens_addressed_to_its_recipients(
+    make_app, store, alice
+) -> None:
+    from tests.tui.compose_support import store_message
+
+    box_id = add_sender(store, alice, "alice@gmail.com", alias="Alice Moreau", default=True)
+    add_sender(store, alice, "sales@acme.example")
+    store_message(
+        store,
+        box_id,
+        "Offer for 40 printers",
+        "alice@gmail.com",
+        "Alice Moreau",
+        "Here is our offer.",
+        to=(("bruno@acme.example", "Bruno Keller"), ("sales@acme.example", "Sales")),
+    )
+    app = make_app()
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter")  # the mailbox, then its one message
+        await settle(pilot)
+        assert isinstance(app.screen, MessageViewScreen)
+        await pilot.press("a")  # reply to all
+        await settle(pilot)
+        assert isinstance(app.screen, ComposeScreen) and app.screen.sub_title == "Reply to all"
+        assert field(app, "#to").value == "Bruno Keller <bruno@acme.example>"  # not back to alice herself
+        assert field(app, "#cc").value == ""  # sales@ is hers too
+        assert field(app, "#subject").value == "Re: Offer for 40 printers"
+        assert field(app, "#from").value == box_id
+        assert "Alice Moreau <alice@gmail.com> wrote:\n> Here is our offer." in str(
+            field(app, "#quoted").render()
+        )

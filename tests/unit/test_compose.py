@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from store import compose
-from store.compose import Attachment, Draft, build_message, full_text, reply_draft, reply_subject
+from store.compose import Attachment, Draft, build_message, full_text
+from store.drafts import reply_draft, reply_subject
 from store.errors import Invalid
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
