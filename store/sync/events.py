@@ -55,7 +55,7 @@ class SyncSummary:
     email: str
     ok: bool = True
     error: str = ""
-    error_kind: str = ""  # '' | 'auth' | 'network' | 'busy' | 'other'
+    error_kind: str = ""  # '' | 'auth' | 'network' | 'busy' | 'server' | 'disk_full' | 'database' | 'other'
     folders: int = 0
     folders_skipped: int = 0
     new: int = 0
