@@ -6,7 +6,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import (
+    CTE,
+    CompoundSelect,
+    Engine,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 
 from store import db
 from store.clock import Clock
@@ -95,6 +108,40 @@ class _Threads:
             self.parent[rb] = ra
 
 
+def _hits(linked: Select, readable: list[int], before: tuple[datetime, int] | None) -> CTE:
+    """The linked messages held in a readable mailbox (older than *before*), once each with their date.
+
+    The address and domain indexes (both holding message_id) give the ids; "+ 0" keeps SQLite on the
+    message_id index of locations instead of walking every location of the readable mailboxes. The
+    result is materialized: the page and the counts below read it, not the indexes, again."""
+    loc = message_locations.c
+    hits = (select(loc.message_id.label("mid"), func.max(loc.sent_at).label("ts"))
+            .where(loc.message_id.in_(linked.scalar_subquery()), (loc.mailbox_id + 0).in_(readable))
+            .group_by(loc.message_id))
+    if before is not None:
+        hits = hits.having(tuple_(func.max(loc.sent_at), loc.message_id)
+                           < tuple_(int(before[0].timestamp()), before[1]))
+    return hits.cte("hits").prefix_with("MATERIALIZED")
+
+
+def _page_and_volume(hits: CTE, limit: int, origin: int | None, weeks: int) -> CompoundSelect:
+    """One statement: ("page", id, date, NULL) for the newest *limit* + 1 hits, then ("count", week,
+    messages, sent) per week of the chart (week NULL outside it, or for every hit without a chart). The
+    sender is read only for messages inside the chart's weeks."""
+    page = (select(literal("page").label("part"), hits.c.mid.label("a"), hits.c.ts.label("b"),
+                   null().label("c"))
+            .order_by(hits.c.ts.desc(), hits.c.mid.desc()).limit(limit).subquery("page"))
+    if origin is None:
+        volume = select(literal("count"), null(), func.count(), null()).select_from(hits)
+    else:
+        charted = and_(hits.c.ts >= origin, hits.c.ts < origin + weeks * WEEK_SECONDS)
+        week = case((charted, (hits.c.ts - origin) // WEEK_SECONDS), else_=null())
+        sender = select(messages.c.from_address).where(messages.c.id == hits.c.mid).scalar_subquery()
+        out = case((charted, sender.in_(select(mailboxes.c.email))), else_=null())
+        volume = select(literal("count"), week, func.count(), func.sum(out)).select_from(hits).group_by(week)
+    return union_all(select(page), select(volume.subquery("volume")))
+
+
 class Timelines:
     """Builds timelines; every message on one sits in a mailbox the user may read (`readable_ids`)."""
 
@@ -112,6 +159,7 @@ class Timelines:
             raise Invalid({"": "a timeline is of one contact or one company"})
         weeks, limit = max(weeks, 1), max(limit, 1)
         readable = sorted(self._mailboxes.readable_ids(actor))
+        origin = int(datetime.combine(self._first_week(weeks), datetime.min.time(), UTC).timestamp())
         with db.read(self._engine) as conn:
             if contact_id is not None:
                 kind: Literal["contact", "company"] = "contact"
@@ -125,39 +173,38 @@ class Timelines:
             if title is None:
                 raise NotFound(f"No {kind} {record_id}.")
             boxes = {i: e for i, e in conn.execute(select(mailboxes.c.id, mailboxes.c.email))}
-            # One pass over the linked messages' locations in readable mailboxes: the address and domain
-            # indexes drive it, and "+ 0" keeps SQLite from walking every location of those mailboxes.
-            sent: dict[int, int] = {}
+            page: list[tuple[int, int]] = []
+            total, counts = 0, [[0, 0] for _ in range(weeks)]
             holders: dict[int, list[int]] = {}
-            where = [message_locations.c.message_id.in_(linked.scalar_subquery()),
-                     (message_locations.c.mailbox_id + 0).in_(readable)]
-            if before is not None:  # a later page: only older mail, and no chart
-                where.append(message_locations.c.sent_at <= int(before[0].timestamp()))
-            for mid, box_id, ts in conn.execute(
-                    select(message_locations.c.message_id, message_locations.c.mailbox_id,
-                           message_locations.c.sent_at).where(*where)).all() if readable else ():
-                sent[mid] = ts
-                holders.setdefault(mid, []).append(box_id)
-            order = sorted(((ts, mid) for mid, ts in sent.items()), reverse=True)
-            if before is not None:
-                cursor = (int(before[0].timestamp()), before[1])
-                order = [key for key in order if key < cursor]
-            page, more = [mid for _ts, mid in order[:limit]], len(order) > limit
-            origin = int(datetime.combine(self._first_week(weeks), datetime.min.time(), UTC).timestamp())
-            end = origin + weeks * WEEK_SECONDS
-            charted = [m for m in sent if origin <= sent[m] < end] if before is None else []
             details = {}
-            wanted = sorted(set(page) | set(charted))
-            for i in range(0, len(wanted), CHUNK):
-                for row in conn.execute(
-                        select(messages.c.id, messages.c.sent_at, messages.c.subject, messages.c.from_address,
-                               messages.c.from_name, messages.c.header_message_id, messages.c.in_reply_to,
-                               messages.c.reference_ids, messages.c.is_automated)
-                        .where(messages.c.id.in_(wanted[i : i + CHUNK]))).all():
-                    details[row[0]] = row
+            if readable:
+                hits = _hits(linked, readable, before)
+                for part, a, b, c in conn.execute(
+                        _page_and_volume(hits, limit + 1, origin if before is None else None, weeks)):
+                    if part == "page":
+                        page.append((a, b))
+                    else:
+                        total += b
+                        if a is not None:
+                            counts[a] = [b - (c or 0), c or 0]
+                wanted = [mid for mid, _ts in page[:limit]]
+                for i in range(0, len(wanted), CHUNK):
+                    ids = wanted[i : i + CHUNK]
+                    for mid, box_id in conn.execute(
+                            select(message_locations.c.message_id, message_locations.c.mailbox_id)
+                            .where(message_locations.c.message_id.in_(ids),
+                                   (message_locations.c.mailbox_id + 0).in_(readable))):
+                        holders.setdefault(mid, []).append(box_id)
+                    for row in conn.execute(
+                            select(messages.c.id, messages.c.sent_at, messages.c.subject,
+                                   messages.c.from_address, messages.c.from_name, messages.c.header_message_id,
+                                   messages.c.in_reply_to, messages.c.reference_ids, messages.c.is_automated)
+                            .where(messages.c.id.in_(ids))):
+                        details[row[0]] = row
         own = set(boxes.values())
+        more, page = len(page) > limit, page[:limit]
         entries = []
-        for mid in page:
+        for mid, _ts in page:
             _mid, ts, subject, sender, sender_name, hid, irt, refs, automated = details[mid]
             # shown from the sender's mailbox when the user may read it, else the first by address
             box_id = min(holders[mid], key=lambda b: (boxes[b] != sender, boxes[b]))
@@ -165,15 +212,11 @@ class Timelines:
                                 datetime.fromtimestamp(ts, UTC), subject, sender, sender_name,
                                 bool(automated))
             entries.append((item, tuple(x for x in (hid, irt, *refs.split()) if x)))
-        counts = [[0, 0] for _ in range(weeks)]
-        for mid in charted:
-            counts[(sent[mid] - origin) // WEEK_SECONDS][details[mid][3] in own] += 1
         first = self._first_week(weeks)
         weekly = tuple(WeekVolume(first + timedelta(weeks=n), n_in, n_out)
                        for n, (n_in, n_out) in enumerate(counts)) if before is None else ()
-        last = entries[-1][0] if more and entries else None
-        return TimelineView(kind, record_id, title, self._threads(entries), weekly, len(order),
-                            (last.sent_at, last.message_id) if last else None)
+        cursor = (datetime.fromtimestamp(page[-1][1], UTC), page[-1][0]) if more else None
+        return TimelineView(kind, record_id, title, self._threads(entries), weekly, total, cursor)
 
     def _first_week(self, weeks: int) -> date:
         return _week(self._clock().astimezone(UTC).date()) - timedelta(weeks=weeks - 1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
 
 from store import db
 from store.clock import Clock
@@ -14,10 +14,10 @@ from store.crm.automated import is_automated_sender
 from store.crm.contacts import Contact, Contacts
 from store.crm.drafts import ContactDraft, clean_address
 from store.crm.linking import held_in
-from store.crm.tables import contact_emails, ignored_addresses
+from store.crm.tables import address_counts, contact_emails, ignored_addresses
 from store.errors import Conflict, Invalid, NotFound
 from store.identity import Actor
-from store.schema import mailboxes, message_addresses, message_locations, messages
+from store.schema import mailboxes, message_addresses, messages
 
 if TYPE_CHECKING:
     from store.mailboxes import Mailboxes
@@ -42,39 +42,34 @@ class Unmatched:
         self._mailboxes = mailboxes_
         self._contacts = contacts_
 
-    @staticmethod
-    def _seen(readable: list[int]):  # noqa: ANN205 - a SQLAlchemy select
-        """Address rows of non-automated mail in the readable mailboxes, for addresses no contact has."""
-        a = message_addresses
-        return (select(a.c.address, func.count(a.c.message_id.distinct()).label("n"),
-                       func.max(messages.c.sent_at).label("last"))
-                .join(messages, messages.c.id == a.c.message_id)
-                .where(messages.c.is_automated.is_(False),
-                       a.c.message_id.in_(select(message_locations.c.message_id)
-                                          .where(message_locations.c.mailbox_id.in_(readable))),
-                       a.c.address.not_in(select(contact_emails.c.address)),
-                       a.c.address.not_in(select(ignored_addresses.c.address)),
-                       a.c.address.not_in(select(mailboxes.c.email)))
-                .group_by(a.c.address))
-
     def queue(self, actor: Actor, limit: int = 50, offset: int = 0) -> list[UnmatchedAddress]:
-        """Unmatched addresses, most messages first (no-reply and other automated senders left out)."""
+        """Unmatched addresses, most messages first (no-reply and other automated senders left out).
+
+        Counts come from address_counts (messages per address and set of mailboxes, kept by triggers), so
+        the queue costs one pass over that table, not over the mail: the sets holding a mailbox the user
+        may read are summed, and addresses of contacts, ignored ones and connected mailboxes left out."""
         readable = sorted(self._mailboxes.readable_ids(actor))
         if not readable:
             return []
+        c = address_counts.c
         out: list[tuple[str, int, int]] = []
         skipped = 0
         with db.read(self._engine) as conn:
-            q = self._seen(readable).order_by(func.count(message_addresses.c.message_id.distinct()).desc(),
-                                              func.max(messages.c.sent_at).desc(),
-                                              message_addresses.c.address)
-            for address, n, last in conn.execute(q):
+            where = [c.address.not_in(select(contact_emails.c.address)),
+                     c.address.not_in(select(ignored_addresses.c.address)),
+                     c.address.not_in(select(mailboxes.c.email))]
+            if set(conn.execute(select(mailboxes.c.id)).scalars()) - set(readable):
+                where.append(or_(*(func.instr(c.boxes, f" {box} ") > 0 for box in readable)))
+            n, last = func.sum(c.messages), func.max(c.last_at)
+            q = (select(c.address, n, last).where(*where).group_by(c.address)
+                 .order_by(n.desc(), last.desc(), c.address))
+            for address, count, newest in conn.execute(q):
                 if is_automated_sender(address):
                     continue
                 if skipped < offset:
                     skipped += 1
                     continue
-                out.append((address, n, last))
+                out.append((address, count, newest))
                 if len(out) >= limit:
                     break
             names = self._names(conn, [a for a, _, _ in out], readable)

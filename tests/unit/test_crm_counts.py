@@ -124,3 +124,31 @@ def test_the_migration_counts_mail_stored_before_it(tmp_path) -> None:
         rows = c.exec_driver_sql("SELECT * FROM address_counts ORDER BY address, boxes").fetchall()
     assert rows == [("ann@acme.com", " 1 ", 1, 200), ("ann@acme.com", " 1 2 ", 1, 100),
                     ("b1@o.example", " 1 ", 1, 200), ("b1@o.example", " 1 2 ", 1, 100)]
+
+
+def test_queue_counts_each_readable_message_once_and_follows_contacts(store, admin) -> None:
+    """Alice reads two mailboxes, Bob one: a message both of Alice's hold counts once for her."""
+    from store.crm.drafts import ContactDraft
+
+    store.identity.add(admin, "user", "bob")
+    sales = connect_mailbox(store, "alice", "sales@ourco.example")
+    support = connect_mailbox(store, "alice", "support@ourco.example")
+    bob_box = connect_mailbox(store, "bob", "bob@ourco.example")
+    both = message("kim@acme.com", "sales@ourco.example", "Both", cc="support@ourco.example")
+    deliver(store, sales, both)
+    deliver(store, support, both)
+    deliver(store, support, message("kim@acme.com", "support@ourco.example", "Again"))
+    for n in range(3):
+        deliver(store, bob_box, message("raj@partner.example", "bob@ourco.example", f"Raj {n}"))
+    deliver(store, bob_box, message("kim@acme.com", "bob@ourco.example", "To Bob"))
+    deliver(store, sales, message("news@acme.com", "sales@ourco.example", "News", extra="List-Id: <n.acme.com>"))
+    bob = store.identity.actor("bob")
+    assert [(u.address, u.messages) for u in store.crm.unmatched.queue(admin)] == [("kim@acme.com", 2)]
+    assert [(u.address, u.messages) for u in store.crm.unmatched.queue(bob)] == [
+        ("raj@partner.example", 3), ("kim@acme.com", 1)]
+    store.crm.contacts.add(admin, ContactDraft.parse(name="Raj", emails=("raj@partner.example",)))
+    assert [u.address for u in store.crm.unmatched.queue(bob)] == ["kim@acme.com"]
+    store.crm.contacts.add(admin, ContactDraft.parse(name="Kim", emails=("kim@partner.example",)))
+    kim = store.crm.contacts.find(admin, "kim@partner.example")
+    store.crm.contacts.add_email(admin, kim.id, "kim@acme.com")  # a contact gains the address
+    assert store.crm.unmatched.queue(bob) == [] and store.crm.unmatched.queue(admin) == []
