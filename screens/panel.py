@@ -31,6 +31,7 @@ from store.identity import Actor, Operation
 from store.mailboxes import Mailbox
 from store.service import Store
 from tui.sync_runner import (
+    MailboxNewMail,
     MailboxSyncFinished,
     MailboxSyncProgress,
     MailboxSyncQueued,
@@ -170,6 +171,7 @@ class PanelScreen(Screen[None]):
             mailbox_list.focus()
         self._show_messages()
         self.refresh_bindings()
+        self.app.sync_runner.watch(self.mailboxes)  # type: ignore[attr-defined] - settings may have changed
 
     def _prompt(self, mailbox: Mailbox):  # noqa: ANN202 - a Rich renderable
         state = self.sync_states.get(mailbox.id)
@@ -246,6 +248,12 @@ class PanelScreen(Screen[None]):
             mailbox_list = self.query_one("#mailbox-list", OptionList)
             mailbox_list.replace_option_prompt(str(mailbox_id), self._prompt(mailbox))
         self.query_one("#mailbox-summary", Static).update(self._summary())
+
+    @on(MailboxNewMail)
+    def _new_mail(self, event: MailboxNewMail) -> None:
+        """IDLE saw new mail: the app's sync runner loads it."""
+        event.stop()
+        self.app.sync_runner.new_mail(event.mailbox_id)  # type: ignore[attr-defined]
 
     @on(MailboxSyncQueued)
     def _sync_queued(self, event: MailboxSyncQueued) -> None:

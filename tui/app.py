@@ -115,7 +115,8 @@ class MailroomApp(App[None]):
         log.info("Opened the app for user %s on %s", self.actor.user.name, self.store.path)
 
     async def on_unmount(self) -> None:
-        """Stop delivering the outbox when the app ends (what is queued waits for the next start)."""
+        """Stop delivering the outbox and watching for new mail when the app ends."""
+        self.sync_runner.stop()
         await self.delivery.stop()
 
     @on(DescendantFocus)

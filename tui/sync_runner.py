@@ -1,4 +1,8 @@
-"""Sync in the app: one thread worker per mailbox, engine events turned into messages, automatic loading."""
+"""Sync in the app: one thread worker per mailbox, engine events turned into messages, automatic loading.
+
+Automatic loading syncs each mailbox every MailboxSyncInterval minutes, and at once when its IDLE watcher
+(store/sync/idle.py) reports new mail; a report during a sync of that mailbox makes the worker sync once more.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.worker import Worker, get_current_worker
 
+from store.errors import NotFound
 from store.sync.engine import NEEDS_ATTENTION, SyncOptions
 from store.sync.events import Event, FolderProgress, Retrying, SyncFinished, SyncStarted, SyncSummary
+from store.sync.idle import IdleWatchers
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
@@ -28,8 +34,19 @@ log = logging.getLogger("mailroom.tui.sync")
 TICK_SECONDS = 30.0
 """How often the app looks for mailboxes whose automatic load is due."""
 
+WATCH_DELAY = TICK_SECONDS
+"""Seconds after the app opens before IDLE watchers start (sooner once a sync of this session succeeded),
+so opening the app touches neither the keyring nor the servers."""
+
 MAX_PARALLEL = 3
 """Syncs running at once; each holds a database connection for its whole run, the pool has twelve."""
+
+
+@dataclass
+class MailboxNewMail(Message):
+    """The mailbox's IDLE watcher saw new or changed mail in its INBOX (posted from the watcher's thread)."""
+
+    mailbox_id: int
 
 
 @dataclass
@@ -137,47 +154,93 @@ class SyncRunner:
         self.app = app
         self.options = options or SyncOptions(main_lane=False)  # big body loads parse in a helper process
         self.auto_load = True
+        self.watch_delay = WATCH_DELAY
+        self._watching = False
         self._slots = threading.BoundedSemaphore(MAX_PARALLEL)
         self._workers: dict[int, Worker[None]] = {}
         self._attempts: dict[int, float] = {}
         self._secrets: SecretStore | None = None
         self._secrets_lock = threading.Lock()
+        self.idle = IdleWatchers(app.store, self._new_mail_seen)
+        self._lock = threading.Lock()
+        self._active: set[int] = set()  # mailboxes whose sync worker has not ended its last round
+        self._again: set[int] = set()  # ...and that IDLE reported during it: one more round
 
     # -- on the UI thread ---------------------------------------------------------------------
     def start_automatic(self) -> None:
-        """Look for due mailboxes every TICK_SECONDS while the app runs."""
+        """Look for due mailboxes every TICK_SECONDS while the app runs, and start the IDLE watchers."""
         self.app.set_interval(TICK_SECONDS, self.tick, name="sync.automatic")
+        if self.watch_delay > 0:
+            self.app.set_timer(self.watch_delay, self._begin_watching, name="sync.idle")
+        else:
+            self.app.call_later(self._begin_watching)
+
+    def _begin_watching(self) -> None:
+        self._watching = True
+        self.watch()
 
     def tick(self) -> None:
-        """Sync the mailboxes whose automatic load is due (the interval setting is read each time)."""
+        """Sync the mailboxes whose automatic load is due (the interval setting is read each time); the
+        watchers follow rights and settings that changed elsewhere."""
         if self.auto_load:
-            self._plan(None, automatic=True)
+            self._plan(None, "automatic")
+        self.watch()
 
     def sync(self, mailbox_id: int | None = None) -> None:
         """Sync one mailbox of the user now, or all of them when *mailbox_id* is None."""
         if mailbox_id is not None and self.is_running(mailbox_id):
             self.app.notify("This mailbox is being synced already.", title="Sync now")
             return
-        self._plan(mailbox_id, automatic=False)
+        self._plan(mailbox_id, "manual")
+
+    def new_mail(self, mailbox_id: int) -> None:
+        """IDLE saw a change in the mailbox: sync it now, or once more when its running sync ends."""
+        if not self.auto_load:
+            return
+        with self._lock:
+            if mailbox_id in self._active:
+                self._again.add(mailbox_id)
+                return
+        self._plan(mailbox_id, "new_mail")
+
+    def watch(self, mailboxes: list[Mailbox] | None = None) -> None:
+        """Bring the IDLE watchers in line with the user's mailboxes (*mailboxes*, or read afresh)."""
+        if not self._watching:
+            return
+        self.app.run_worker(
+            partial(self._watch, mailboxes),
+            thread=True,
+            group="sync.idle",
+            exit_on_error=False,
+            description="Watch mailboxes for new mail",
+        )
+
+    def stop(self) -> None:
+        """Stop the IDLE watchers without waiting for them (each logs out within a second); on quit."""
+        self.idle.stop(timeout=0)
 
     def is_running(self, mailbox_id: int) -> bool:
         """Whether a sync worker of this mailbox has not finished yet."""
         worker = self._workers.get(mailbox_id)
         return worker is not None and not worker.is_finished
 
-    def _plan(self, mailbox_id: int | None, automatic: bool) -> None:
+    def _plan(self, mailbox_id: int | None, reason: str) -> None:
         self.app.run_worker(
-            partial(self._choose, mailbox_id, automatic),
+            partial(self._choose, mailbox_id, reason),
             thread=True,
             group="sync.plan",
             exit_on_error=False,
             description="Find mailboxes to sync",
         )
 
-    def _start(self, boxes: list[Mailbox], automatic: bool) -> None:
+    def _start(self, boxes: list[Mailbox], reason: str) -> None:
         for box in boxes:
-            if self.is_running(box.id):
-                continue
+            with self._lock:
+                if box.id in self._active or self.is_running(box.id):
+                    if reason == "new_mail":
+                        self._again.add(box.id)
+                    continue
+                self._active.add(box.id)
             self._attempts[box.id] = time.monotonic()
             self._target().post_message(MailboxSyncQueued(box.id))
             self._workers[box.id] = self.app.run_worker(
@@ -188,54 +251,99 @@ class SyncRunner:
                 exit_on_error=False,
                 description=f"Sync {box.email}",
             )
-        if not boxes and not automatic:
+        if not boxes and reason == "manual":
             self.app.notify("There is no mailbox to sync.", title="Sync now")
 
     def _target(self) -> MessagePump:
         return self.app.panel if self.app.panel is not None else self.app
 
     # -- in worker threads ------------------------------------------------------------------------
-    def _choose(self, mailbox_id: int | None, automatic: bool) -> None:
+    def _choose(self, mailbox_id: int | None, reason: str) -> None:
         """Read the mailboxes to sync (a plan worker); start their workers back on the UI thread."""
         store, actor = self.app.store, self.app.actor
-        if mailbox_id is not None:
-            boxes = [store.mailboxes.get(actor, mailbox_id)]
-        else:
+        if mailbox_id is None:
             boxes = store.mailboxes.visible(actor)
-        if automatic:
+        elif reason == "new_mail":
+            try:
+                boxes = [store.mailboxes.get(actor, mailbox_id)]
+            except NotFound:
+                boxes = []  # the right went away since the watcher started; the next watch() ends it
+            boxes = [b for b in boxes if b.auto_load and b.status != NEEDS_ATTENTION]
+        else:
+            boxes = [store.mailboxes.get(actor, mailbox_id)]
+        if reason == "automatic":
             minutes, now = store.system.sync_interval_minutes(), self.app.clock()
             boxes = [b for b in boxes if is_due(b, now, minutes, self._attempts.get(b.id))]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._start, boxes, automatic)
+            self.app.call_from_thread(self._start, boxes, reason)
+
+    def _watch(self, mailboxes: list[Mailbox] | None) -> None:
+        """Start, stop or replace IDLE watchers (a worker: reading mailboxes and the keyring may block)."""
+        if not self.auto_load:
+            self.idle.clear()
+            return
+        boxes = mailboxes if mailboxes is not None else self.app.store.mailboxes.visible(self.app.actor)
+        self.idle.update(boxes, self._secret_store())
+
+    def _new_mail_seen(self, mailbox_id: int) -> None:
+        """A watcher's callback, on its thread: hand the news to the UI thread."""
+        self._target().post_message(MailboxNewMail(mailbox_id))
 
     def _run(self, box: Mailbox) -> None:
-        """One sync of *box*: waits for a slot, runs the engine, posts its events as messages."""
+        """Sync *box*: waits for a slot, runs the engine, posts its events; again while IDLE asks for it."""
         worker = get_current_worker()
         target = self._target()
-        tally = _Tally(box.id, first_load=box.last_sync_at is None)
-        while not self._slots.acquire(timeout=0.2):
-            if worker.is_cancelled:
-                target.post_message(MailboxSyncFinished(_failed(box, "cancelled", "The sync was cancelled.")))
-                return
         try:
+            while not self._slots.acquire(timeout=0.2):
+                if worker.is_cancelled:
+                    target.post_message(MailboxSyncFinished(_cancelled(box)))
+                    return
+            try:
+                first_load = box.last_sync_at is None
+                while self._run_once(box, worker, target, first_load).ok and self._again_for(box.id, worker):
+                    first_load = False
+            finally:
+                self._slots.release()
+        finally:
+            with self._lock:
+                self._active.discard(box.id)
+                self._again.discard(box.id)
 
-            def progress(event: Event) -> None:
-                if worker.is_cancelled and not isinstance(event, SyncFinished):
-                    raise SyncCancelled
-                message = tally.message(event)
-                if message is not None:
-                    target.post_message(message)
+    def _again_for(self, mailbox_id: int, worker: Worker[None]) -> bool:
+        """Whether IDLE reported new mail during the round that just ended; if not, the sync is over."""
+        with self._lock:
+            again = mailbox_id in self._again and not worker.is_cancelled
+            self._again.discard(mailbox_id)
+            if not again:
+                self._active.discard(mailbox_id)
+            return again
 
+    def _run_once(
+        self, box: Mailbox, worker: Worker[None], target: MessagePump, first_load: bool
+    ) -> SyncSummary:
+        """One engine run of *box*; the summary (a failed one when cancelled) is also posted."""
+        tally = _Tally(box.id, first_load)
+
+        def progress(event: Event) -> None:
+            if worker.is_cancelled and not isinstance(event, SyncFinished):
+                raise SyncCancelled
+            message = tally.message(event)
+            if message is not None:
+                target.post_message(message)
+
+        try:
             summary = self.app.store.sync.run(box, self._secret_store(), progress, self.options)
+            self._watching = self._watching or summary.ok  # the keyring is open now: watch at once
             log.info("Synced %s: ok=%s new=%s error=%s", box.email, summary.ok, summary.new, summary.error)
+            return summary
         except SyncCancelled:
             log.info("Sync of %s cancelled", box.email)
-            target.post_message(MailboxSyncFinished(_failed(box, "cancelled", "The sync was cancelled.")))
+            summary = _cancelled(box)
+            target.post_message(MailboxSyncFinished(summary))
+            return summary
         except Exception as exc:
             target.post_message(MailboxSyncFinished(_failed(box, "other", f"{type(exc).__name__}: {exc}")))
             raise  # the app reports a failed worker with the details in the log
-        finally:
-            self._slots.release()
 
     def _secret_store(self) -> SecretStore:
         """The app's secret store, opened once (a keyring may block, so never on the UI thread)."""
@@ -249,3 +357,7 @@ class SyncRunner:
 
 def _failed(box: Mailbox, kind: str, error: str) -> SyncSummary:
     return replace(SyncSummary(box.id, box.email), ok=False, error=error, error_kind=kind)
+
+
+def _cancelled(box: Mailbox) -> SyncSummary:
+    return _failed(box, "cancelled", "The sync was cancelled.")

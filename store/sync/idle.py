@@ -231,6 +231,14 @@ class IdleWatchers:
                     self._watchers[mailbox_id] = (watch_key(box), watcher)
                     watcher.start()
 
+    def clear(self) -> None:
+        """Stop every watcher without waiting (automatic loading was turned off)."""
+        with self._lock:
+            watchers = [w for _, w in self._watchers.values()]
+            self._watchers.clear()
+        for watcher in watchers:
+            watcher.stop()
+
     def get(self, mailbox_id: int) -> IdleWatcher | None:
         """The watcher of a mailbox, if it has one."""
         with self._lock:

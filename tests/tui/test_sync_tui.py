@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +28,11 @@ from store.secrets import Secret, SecretStore, open_secret_store
 from store.service import Store
 from store.sync.engine import SyncOptions
 from tests.harness.fixtures import MailAccount
+from tests.integration.sync_support import append, simple_message
 from tests.snapshots.conftest import SNAP_SIZE, settle
 from tui.app import MailroomApp
 from tui.sync_runner import (
+    MailboxNewMail,
     MailboxSyncFinished,
     MailboxSyncProgress,
     MailboxSyncQueued,
@@ -235,3 +241,82 @@ async def test_cancelling_the_worker_stops_the_engine(make_app, store, alice, co
         after = store.mailboxes.get(alice, box.id)
         assert after.status == "ok" and after.last_sync_at is None
         assert "Syncing" not in prompt_text(app, box.id) and "never synced" in prompt_text(app, box.id)
+
+
+async def until(pilot: Any, condition: Callable[[], object], timeout: float = 15.0) -> None:
+    """Let the app run until *condition* holds, or fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+def idle_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("idle-")]
+
+
+async def test_idle_brings_new_mail_into_the_list_without_a_key(make_app, store, alice, mail_account,
+                                                                 secrets) -> None:
+    box = connect(store, alice, mail_account, secrets)
+    append(mail_account, "INBOX", simple_message(1, subject="Loaded before"))
+    assert store.sync.run(box, secrets, None, TEST_OPTIONS).ok
+    app = make_app()
+    app.secrets, app.sync_runner.options = secrets, TEST_OPTIONS
+    app.sync_runner.watch_delay = 0  # the app waits TICK_SECONDS before watching; the interval is 15 min
+    posted: list[Message] = []
+    async with app.run_test(size=SNAP_SIZE, message_hook=posted.append) as pilot:
+        await settle(pilot)
+        lst = app.screen.query_one(MessageList)
+        assert lst.total == 1
+        await until(pilot, lambda: (w := app.sync_runner.idle.get(box.id)) is not None and w.idling.is_set())
+        watcher = app.sync_runner.idle.get(box.id)
+        append(mail_account, "INBOX", simple_message(2, subject="Arrived while open"))
+        newest = lambda: getattr(lst.row_at(0), "subject", "")  # noqa: E731
+        await until(pilot, lambda: lst.total == 2 and newest() == "Arrived while open")
+        assert [m.mailbox_id for m in of_type(posted, MailboxNewMail)] == [box.id]
+        (finished,) = of_type(posted, MailboxSyncFinished)
+        assert finished.summary.ok and finished.summary.new == 1
+
+        # Turning automatic loading off ends the watch; turning it on starts a new one.
+        draft = SettingsDraft.of(store.mailboxes.get(alice, box.id))
+        store.settings.save(alice, box.id, draft.model_copy(update={"auto_load": False}))
+        app.mailboxes_changed()
+        await until(pilot, lambda: app.sync_runner.idle.get(box.id) is None and watcher.finished.is_set())
+        store.settings.save(alice, box.id, draft)
+        app.mailboxes_changed()
+        await until(pilot, lambda: (w := app.sync_runner.idle.get(box.id)) is not None and w.idling.is_set())
+        last = app.sync_runner.idle.get(box.id)
+        assert last is not watcher
+    deadline = time.monotonic() + 5
+    while idle_threads():  # quitting stops the watchers; each logs out and its thread ends
+        assert time.monotonic() < deadline, idle_threads()
+        await asyncio.sleep(0.05)
+    assert last.state == "stopped"
+
+
+async def test_new_mail_during_a_sync_loads_once_more_after_it(make_app, store, alice, mail_account, secrets,
+                                                               tmp_path) -> None:
+    box = connect(store, alice, mail_account, secrets)
+    gate, password_file = tmp_path / "gate", tmp_path / "password"
+    password_file.write_text(mail_account.password + "\n")
+    command = f"while [ ! -e {gate} ]; do sleep 0.05; done; cat {password_file}"
+    with db.write(store.engine) as conn:  # the sync waits in the password command until the gate opens
+        conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(password_command=command))
+    app = make_app()
+    app.secrets, app.sync_runner.options = secrets, TEST_OPTIONS
+    posted: list[Message] = []
+    async with app.run_test(size=SNAP_SIZE, message_hook=posted.append) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await until(pilot, lambda: of_type(posted, MailboxSyncStarted))
+        app.screen.post_message(MailboxNewMail(box.id))  # as a watcher would: twice, while it runs
+        app.screen.post_message(MailboxNewMail(box.id))
+        await pilot.pause()
+        append(mail_account, "INBOX", simple_message(7, subject="During the sync"))
+        gate.touch()
+        await drain(pilot)
+        finished = of_type(posted, MailboxSyncFinished)
+        assert [f.summary.ok for f in finished] == [True, True]  # one more round, not two, not in parallel
+        assert [s.first_load for s in of_type(posted, MailboxSyncStarted)] == [True, False]
+        assert len(of_type(posted, MailboxSyncQueued)) == 1  # in the same worker
+        assert app.screen.query_one(MessageList).total == 1
