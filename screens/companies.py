@@ -1,4 +1,4 @@
-"""The company list: search as you type, open a company."""
+"""The company list: search as you type, open a company, add one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
+from screens.company_form import CompanyEditor
 from store.crm.companies import Company
 from store.identity import Actor
 from store.service import Store
@@ -31,6 +32,7 @@ class CompaniesScreen(Screen[None]):
     SUB_TITLE = "Companies"
     AUTO_FOCUS = "#companies-table"
     BINDINGS = [
+        Binding("a", "add", "Add", id="companies.add"),
         Binding("slash", "focus_search", "Search", id="companies.search"),
         Binding("escape", "back", "Back", id="companies.back"),
     ]
@@ -43,6 +45,8 @@ class CompaniesScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.actor = actor
+        self.editor = CompanyEditor(self, store, actor, self._added)
+        self._loaded = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -53,6 +57,11 @@ class CompaniesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("Company", "Domains", "Contacts")
         self.search("")
+
+    def on_screen_resume(self) -> None:
+        """Read the list again on coming back: the company may have been edited."""
+        if self._loaded:
+            self.search(self.query_one("#companies-search", Input).value)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="companies.load",
           description="Search companies")
@@ -78,6 +87,7 @@ class CompaniesScreen(Screen[None]):
     def _fill(self, event: CompaniesLoaded) -> None:
         if event.search != self.query_one("#companies-search", Input).value:
             return
+        self._loaded = True
         table = self.query_one(DataTable)
         table.clear()
         for c in event.companies:
@@ -85,9 +95,22 @@ class CompaniesScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#companies-table")
     def _open(self, event: DataTable.RowSelected) -> None:
+        self.open_company(int(str(event.row_key.value)))
+
+    def open_company(self, company_id: int) -> None:
+        """Show the company's page."""
         from screens.company_page import CompanyPageScreen
 
-        self.app.push_screen(CompanyPageScreen(self.store, self.actor, int(str(event.row_key.value))))
+        self.app.push_screen(CompanyPageScreen(self.store, self.actor, company_id))
+
+    def _added(self, company: Company) -> None:
+        self.notify(f"Added {company.name}.", title="Companies")
+        self.search(self.query_one("#companies-search", Input).value)
+        self.open_company(company.id)
+
+    def action_add(self) -> None:
+        """Open the form for a new company."""
+        self.editor.open()
 
     def action_focus_search(self) -> None:
         """Put the cursor in the search field."""

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from screens.company_form import CompanyEditor
 from store.crm.companies import Company
 from store.crm.contacts import Contact
 from store.crm.timeline import TimelineView
@@ -48,10 +49,11 @@ def company_block(company: Company, people: list[Contact]) -> Content:
 
 
 class CompanyPageScreen(Screen[None]):
-    """Details and Timeline tabs of one company; enter on the timeline opens a message."""
+    """Details and Timeline tabs of one company; e edits it, enter on the timeline opens a message."""
 
     SUB_TITLE = "Company"
     BINDINGS = [
+        Binding("e", "edit", "Edit", id="company_page.edit"),
         Binding("d", "tab('details')", "Details", id="company_page.details"),
         Binding("t", "tab('timeline')", "Timeline", id="company_page.timeline"),
         Binding("escape", "app.pop_screen", "Back", id="company_page.back"),
@@ -67,6 +69,8 @@ class CompanyPageScreen(Screen[None]):
         self.store = store
         self.actor = actor
         self.company_id = company_id
+        self.company: Company | None = None
+        self.editor = CompanyEditor(self, store, actor, self._edited)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -103,6 +107,7 @@ class CompanyPageScreen(Screen[None]):
 
     @on(CompanyRead)
     def _show(self, event: CompanyRead) -> None:
+        self.company = event.company
         self.sub_title = f"Company · {event.company.name}"
         self.query_one("#company-details", Static).update(company_block(event.company, event.contacts))
 
@@ -121,3 +126,12 @@ class CompanyPageScreen(Screen[None]):
         self.query_one(TabbedContent).active = tab
         if tab == "timeline":
             self.query_one("#timeline-table").focus()
+
+    def action_edit(self) -> None:
+        """Edit the company's name and domains in the form."""
+        if self.company is not None:
+            self.editor.open(self.company)
+
+    def _edited(self, company: Company) -> None:
+        self.read_company()
+        self.read_timeline()  # other domains link other mail

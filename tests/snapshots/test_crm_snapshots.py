@@ -110,6 +110,7 @@ def test_unmatched_queue(snap_compare, make_app, store, alice) -> None:
 
 def test_company_page(snap_compare, make_app, store, alice) -> None:
     """You should see "Company · Acme Corp" in the header, the Details tab with the domain acme.example and
-    two contacts, Dana Scott <dana@acme.example> and Marta Kowalska <marta@acme.example>, one per line."""
+    two contacts, Dana Scott <dana@acme.example> and Marta Kowalska <marta@acme.example>, one per line; the
+    footer offers e Edit, d Details, t Timeline, esc Back."""
     app, run_before, _ = crm_app(make_app, store, alice, lambda d: CompanyPageScreen(store, alice, d.acme))
     assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
