@@ -101,7 +101,7 @@ def details(item: OutboxItem, now: datetime) -> str:
         hint = " · edit and resend with e" if item.state == "failed" else ""
         lines.append(f"{item.attempts} attempt(s){hint}")
     if item.state == "check":
-        lines.append("Mailroom stopped while the server was receiving it: ask a recipient, then r or d.")
+        lines.append("Ask a recipient whether it arrived: r sends it again, s marks it sent, d drops it.")
     return "\n".join(lines)
 
 

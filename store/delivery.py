@@ -49,8 +49,8 @@ DEFAULT_TIMEOUT = 30.0
 NEEDS_ATTENTION = "needs_attention"
 UNCERTAIN = (
     "Mailroom stopped right after handing the whole message to the server, before the server confirmed "
-    "it, so it may have been delivered. Ask a recipient; then press retry to send it again (it may arrive "
-    "twice), mark it as sent (its copy is then saved in Sent), or drop it."
+    "it, so it may have been delivered. Ask a recipient; then send it again (it may arrive twice), mark "
+    "it as sent (its copy is then saved in Sent), or drop it."
 )
 
 
