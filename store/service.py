@@ -82,6 +82,10 @@ class Store:
 
         return Outbox(self)
 
+    def raw_connection(self):  # noqa: ANN201 - SQLAlchemy's PoolProxiedConnection
+        """A pooled sqlite3 connection (`.driver_connection`) for the sync engine; `.close()` returns it."""
+        return self.engine.raw_connection()
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()

@@ -267,7 +267,7 @@ class SyncService:
         provider = self._store.providers.get(box.provider_id)
         client = imap_login(Endpoint.imap_of(provider), box.login, secret, timeout=options.timeout)
         session = Session(client, options.use_condstore, options.use_qresync)
-        fairy = self._store.engine.raw_connection()
+        fairy = self._store.raw_connection()  # the Store's or the LiteStore's (store/lite.py)
         try:
             conn = fairy.driver_connection
             today = options.today or self._store.clock().date()

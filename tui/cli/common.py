@@ -14,6 +14,7 @@ from tui.settings import LoadedSettings, load_settings
 
 if TYPE_CHECKING:
     from store.identity import Actor
+    from store.lite import LiteStore
     from store.secrets import SecretStore
     from store.service import Store
 
@@ -42,6 +43,14 @@ class Context:
         from store.service import open_store
 
         return open_store(self.settings.db_path())
+
+    @cached_property
+    def sync_store(self) -> Store | LiteStore:
+        """The store for a headless sync: the lite one (plain sqlite3, store/lite.py) when the database is
+        ready for it, else the full store (which creates or migrates it)."""
+        from store.lite import open_lite_store
+
+        return open_lite_store(self.settings.db_path()) or self.store
 
     @cached_property
     def actor(self) -> Actor:

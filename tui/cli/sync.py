@@ -22,13 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _sync(ctx: Context) -> int:
-    from store.sync.engine import mailbox_by_email
-
-    store, args = ctx.store, ctx.args
-    if args.once:
+    if ctx.args.once:
         return _once(ctx)
+    from store.sync.engine import mailbox_by_email
     from store.sync.scheduler import Scheduler, describe
 
+    store, args = ctx.store, ctx.args
     only = mailbox_by_email(store, args.mailbox).id if args.mailbox else None
 
     def report(summary) -> None:  # noqa: ANN001 - a SyncSummary
@@ -69,12 +68,15 @@ def _sync(ctx: Context) -> int:
 
 
 def _once(ctx: Context) -> int:
+    from store.lite import LiteStore
     from store.sync.engine import NEEDS_ATTENTION, mailbox_by_email
     from store.sync.scheduler import describe
     from tui.cli.send import report_drain
 
-    store, args = ctx.store, ctx.args
-    report_drain(store.outbox.drain(ctx.secrets))  # first, so this sync already loads the Sent copies
+    store, args = ctx.sync_store, ctx.args
+    if not isinstance(store, LiteStore) or not store.outbox_idle():
+        # First, so this sync already loads the Sent copies; the full store, since it sends mail.
+        report_drain(ctx.store.outbox.drain(ctx.secrets))
     if args.mailbox:
         boxes = [mailbox_by_email(store, args.mailbox)]
     else:
