@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from store.compose import Draft
 from store.delivery import BACKOFF, GIVE_UP_AFTER, OutboxLock
@@ -186,6 +186,35 @@ def test_retry_and_drop_follow_the_states(store, admin, secrets, provider) -> No
         conn.execute(update(outbox).where(outbox.c.id == other.id).values(state="sent"))
     with pytest.raises(Conflict):
         store.outbox.queue(admin, Draft(box.id, to=("y@acme.example",)), replaces=other.id)
+
+
+def test_mark_sent_only_for_a_message_to_check(store, admin, secrets, provider) -> None:
+    box = add_box(store, admin, secrets, provider, "a@acme.example")
+    item = store.outbox.queue(admin, Draft(box.id, to=("x@acme.example",)))
+    with pytest.raises(Conflict, match="only one to check"):
+        store.outbox.mark_sent(admin, item.id)  # queued: it has not gone anywhere yet
+    handed = FIXED_NOW - timedelta(hours=1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == item.id)
+            .values(state="check", error_kind="uncertain", data_started_at=handed, data_ended_at=handed)
+        )
+    marked = store.outbox.mark_sent(admin, item.id)
+    assert (marked.state, marked.copy_done, marked.sent_at, marked.last_error) == ("sent", False, handed, "")
+    assert marked.next_attempt_at is not None  # the next drain saves the Sent copy
+    store.identity.add(admin, "user", "bob")
+    with pytest.raises(NotFound):
+        store.outbox.mark_sent(store.identity.actor("bob"), item.id)
+    # Retrying a check item forgets where the last attempt stopped.
+    with store.engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == item.id).values(state="check"))
+    store.outbox.retry(admin, item.id)
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(outbox.c.data_started_at, outbox.c.data_ended_at).where(outbox.c.id == item.id)
+        ).one()
+    assert tuple(row) == (None, None)
 
 
 def test_a_second_drain_waits_for_the_first(store, admin, secrets, provider) -> None:
