@@ -289,14 +289,19 @@ class PanelScreen(Screen[None]):
     def _sync_finished(self, event: MailboxSyncFinished) -> None:
         event.stop()
         summary = event.summary
+        if summary.error_kind == "busy":  # the runner waits for the other process, then syncs again
+            waiting = "Another process is syncing it; waiting…"
+            self.sync_states[summary.mailbox_id] = SyncState(started=True, retry=waiting)
+            self._sync_changed(summary.mailbox_id)
+            return
         if summary.ok or summary.error_kind in ("auth", "cancelled"):
             self.sync_states.pop(summary.mailbox_id, None)  # needs attention shows from the stored status
         else:
             self.sync_states[summary.mailbox_id] = SyncState(running=False, error=summary.error)
         self._sync_changed(summary.mailbox_id)
         self.load_mailboxes()
-        if summary.new or summary.expunged or summary.flags_changed or summary.folder_changes:
-            self._refresh_messages(summary.mailbox_id)
+        if summary.ok or summary.new or summary.expunged or summary.flags_changed or summary.folder_changes:
+            self._refresh_messages(summary.mailbox_id)  # when ok: another process may have loaded mail
 
     async def action_edit_highlighted(self) -> None:
         """Open the settings of the highlighted mailbox."""

@@ -38,6 +38,9 @@ WATCH_DELAY = TICK_SECONDS
 """Seconds after the app opens before IDLE watchers start (sooner once a sync of this session succeeded),
 so opening the app touches neither the keyring nor the servers."""
 
+BUSY_POLL = 0.5
+"""How often a sync that found its mailbox locked by another process looks whether it is free again."""
+
 MAX_PARALLEL = 3
 """Syncs running at once; each holds a database connection for its whole run, the pool has twelve."""
 
@@ -290,24 +293,50 @@ class SyncRunner:
         self._target().post_message(MailboxNewMail(mailbox_id))
 
     def _run(self, box: Mailbox) -> None:
-        """Sync *box*: waits for a slot, runs the engine, posts its events; again while IDLE asks for it."""
+        """Sync *box*: waits for a slot, runs the engine, posts its events; again while IDLE asks for it,
+        and once more after another process (e.g. `mailroom sync`) that held the mailbox is done."""
         worker = get_current_worker()
         target = self._target()
+        first_load = box.last_sync_at is None
         try:
-            while not self._slots.acquire(timeout=0.2):
-                if worker.is_cancelled:
+            while True:
+                if not self._take_slot(worker):
                     target.post_message(MailboxSyncFinished(_cancelled(box)))
                     return
-            try:
-                first_load = box.last_sync_at is None
-                while self._run_once(box, worker, target, first_load).ok and self._again_for(box.id, worker):
+                try:
+                    summary = self._run_once(box, worker, target, first_load)
+                finally:
+                    self._slots.release()
+                if summary.error_kind == "busy":
+                    if not self._wait_while_busy(box, worker):
+                        target.post_message(MailboxSyncFinished(_cancelled(box)))
+                        return
+                elif summary.ok and self._again_for(box.id, worker):
                     first_load = False
-            finally:
-                self._slots.release()
+                else:
+                    return
         finally:
             with self._lock:
                 self._active.discard(box.id)
                 self._again.discard(box.id)
+
+    def _take_slot(self, worker: Worker[None]) -> bool:
+        while not self._slots.acquire(timeout=0.2):
+            if worker.is_cancelled:
+                return False
+        return True
+
+    def _wait_while_busy(self, box: Mailbox, worker: Worker[None]) -> bool:
+        """Wait until no other process syncs *box* (its lock is free); False when cancelled meanwhile."""
+        from store.sync.locks import MailboxLock, SyncBusy
+
+        while not worker.is_cancelled:
+            try:
+                MailboxLock(self.app.store.path, box.id).acquire().release()
+                return True
+            except SyncBusy:
+                time.sleep(BUSY_POLL)
+        return False
 
     def _again_for(self, mailbox_id: int, worker: Worker[None]) -> bool:
         """Whether IDLE reported new mail during the round that just ended; if not, the sync is over."""

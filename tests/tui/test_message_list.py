@@ -184,3 +184,24 @@ async def test_enter_opens_the_message_view(quiet_app, store, alice) -> None:
         ]
         await pilot.press("escape")
         assert isinstance(app.screen, PanelScreen)
+
+
+async def test_the_list_refreshes_after_any_good_sync(quiet_app, store, alice) -> None:
+    """Mail another process (e.g. `mailroom sync`) stored shows after the app's next sync, even one that
+    found nothing new itself."""
+    box = add_mailbox(store, alice, "alice@gmail.com", synced_ago=timedelta(minutes=5))
+    insert_mail(store, box, many(3))
+    app = quiet_app()
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await settle(pilot)
+        lst = app.screen.query_one(MessageList)
+        assert lst.total == 3
+        insert_mail(store, box, [Mail("Stored elsewhere", "Other", "o@example.test", FIXED_NOW)])
+        app.screen.post_message(MailboxSyncFinished(SyncSummary(box, "alice@gmail.com")))
+        await settle(pilot)
+        assert lst.total == 4 and lst.row_at(0).subject == "Stored elsewhere"
+        insert_mail(store, box, [Mail("Not yet", "Other", "o@example.test", FIXED_NOW)])
+        failed = SyncSummary(box, "alice@gmail.com", ok=False, error="down", error_kind="network")
+        app.screen.post_message(MailboxSyncFinished(failed))
+        await settle(pilot)
+        assert lst.total == 4

@@ -320,3 +320,30 @@ async def test_new_mail_during_a_sync_loads_once_more_after_it(make_app, store, 
         assert [s.first_load for s in of_type(posted, MailboxSyncStarted)] == [True, False]
         assert len(of_type(posted, MailboxSyncQueued)) == 1  # in the same worker
         assert app.screen.query_one(MessageList).total == 1
+
+
+async def test_a_mailbox_another_process_syncs_is_waited_for_then_loaded(make_app, store, alice, mail_account,
+                                                                         secrets) -> None:
+    from store.sync.locks import MailboxLock
+
+    box = connect(store, alice, mail_account, secrets)
+    append(mail_account, "INBOX", simple_message(8, subject="Loaded after the wait"))
+    app = sync_app(make_app, secrets)
+    posted: list[Message] = []
+    held = MailboxLock(store.path, box.id).acquire()  # as `mailroom sync` holds it while it syncs
+    try:
+        async with app.run_test(size=SNAP_SIZE, message_hook=posted.append) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await until(pilot, lambda: "Another process is syncing it" in prompt_text(app, box.id))
+            assert [f.summary.error_kind for f in of_type(posted, MailboxSyncFinished)] == ["busy"]
+            assert "failed" not in prompt_text(app, box.id)
+            held.release()
+            await until(pilot, lambda: len(of_type(posted, MailboxSyncFinished)) == 2)
+            await drain(pilot)
+            last = of_type(posted, MailboxSyncFinished)[-1].summary
+            assert last.ok and last.new == 1
+            assert app.screen.query_one(MessageList).total == 1
+            assert "synced just now" in prompt_text(app, box.id)
+    finally:
+        held.release()
