@@ -216,7 +216,8 @@ def report_drain(report: DrainReport) -> None:
     if not states:
         return
     counts = ", ".join(f"{states.count(s)} {s}" for s in ("sent", "queued", "failed", "check") if s in states)
-    print(f"mailroom: outbox: {counts}", file=sys.stderr, flush=True)
+    hint = " (may have been sent; see mailroom outbox list)" if "check" in states else ""
+    print(f"mailroom: outbox: {counts}{hint}", file=sys.stderr, flush=True)
 
 
 def start_delivery(ctx: Context) -> DeliveryLoop:
