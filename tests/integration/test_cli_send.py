@@ -224,15 +224,14 @@ def test_injection_and_foreign_senders_are_refused(capsys, monkeypatch, mail_ser
     assert mail_server.sink.messages == []
 
 
-def test_a_message_that_may_have_been_sent_is_marked_sent(
-    capsys, monkeypatch, mail_server, sender, isolated
+def test_sync_killed_after_the_250_then_the_user_marks_it_sent(
+    capsys, monkeypatch, mail_server, sender
 ) -> None:
-    from datetime import UTC, datetime
-
-    from sqlalchemy import create_engine, update
-
-    from store.delivery import UNCERTAIN
-    from store.schema_outbox import outbox
+    """`mailroom sync --once` SIGKILLed right after the server accepted the message (the test-only crash point
+    of store/delivery_loop.py): the next sync sends nothing and says so; `outbox sent` saves the Sent copy."""
+    import os
+    import subprocess
+    import sys
 
     code, out, _ = run(
         capsys,
@@ -246,25 +245,25 @@ def test_a_message_that_may_have_been_sent_is_marked_sent(
         stdin="x",
     )
     assert code == 0 and out.startswith("Queued as outbox item 1")
-    engine = create_engine(f"sqlite:///{isolated / 'm.db'}")
-    with engine.begin() as conn:  # as a delivery killed after the server's 250 leaves it (test_send_crash.py)
-        now = datetime.now(UTC)
-        conn.execute(
-            update(outbox).values(
-                state="check",
-                error_kind="uncertain",
-                last_error=UNCERTAIN,
-                data_started_at=now,
-                data_ended_at=now,
-            )
-        )
-    engine.dispose()
+    sync = [sys.executable, "-m", "tui.cli", "sync", "--once"]
+    root = Path(__file__).resolve().parents[2]
+    killed = subprocess.run(
+        sync,
+        env={**os.environ, "MAILROOM_TEST_KILL_AT": "accepted"},
+        cwd=root,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9 and len(mail_server.sink.messages) == 1
+    again = subprocess.run(sync, cwd=root, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "mailroom: outbox: 1 check (may have been sent; see mailroom outbox list)" in again.stderr
     code, out, _ = run(capsys, monkeypatch, "outbox", "list")
-    assert "may have been sent" in out
+    assert "check: may have been sent" in out
     code, out, err = run(capsys, monkeypatch, "outbox", "sent", "1")
     assert code == 0 and out.startswith("Sent <") and "pending" not in out, err
     (row,) = outbox_rows(capsys, monkeypatch)
     assert (row["state"], row["copy_done"]) == ("sent", True)
-    assert mail_server.sink.messages == []  # marked, not sent again
+    assert len(mail_server.sink.messages) == 1  # marked, not sent again
     code, _, err = run(capsys, monkeypatch, "outbox", "sent", "1")
     assert code == 1 and "only one to check can be marked sent" in err
