@@ -5,22 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
-from screens.form_base import FormScreen, error_labels, field_row, form_bindings, split_list
+from screens.form_base import FormScreen, form_bindings, split_list
 from store.crm.companies import Company
 from store.crm.drafts import CompanyDraft
 from store.errors import Conflict, Invalid, StoreError
 from store.identity import Actor
 from store.service import Store
-
-LABELS = {
-    "name": ("Name", "e.g. Acme Corp"),
-    "domains": ("Domains", "comma-separated web/mail domains, e.g. acme.com, acme.de"),
-}
 
 
 class DomainsCheck(Validator):
@@ -50,14 +44,13 @@ class CompanyForm(FormScreen[CompanyDraft]):
 
     AUTO_FOCUS = "#name"
     BINDINGS = form_bindings("company_form")
+    LABELS = {
+        "name": ("Name", "e.g. Acme Corp"),
+        "domains": ("Domains", "comma-separated web/mail domains, e.g. acme.com, acme.de"),
+    }
     FIELDS = tuple(LABELS)
     DIALOG_ID = "company-dialog"
     ENTER_SAVES_IN = "domains"
-    DEFAULT_CSS = """
-    #company-dialog { width: 90; }
-    #company-dialog .field-label { width: 12; }
-    #company-dialog .field-error { margin-left: 12; }
-    """
 
     def __init__(self, company: Company | None = None, *, draft: CompanyDraft | None = None,
                  errors: Mapping[str, str] | None = None) -> None:
@@ -69,11 +62,8 @@ class CompanyForm(FormScreen[CompanyDraft]):
             "domains": ", ".join(source.domains) if source else "",
         }
 
-    def compose_fields(self) -> ComposeResult:
-        for field, (label, hint) in LABELS.items():
-            checks = [DomainsCheck()] if field == "domains" else []
-            yield field_row(label, Input(self.initial[field], placeholder=hint, id=field, validators=checks))
-            yield from error_labels(field)
+    def validators(self, field: str) -> list[Validator]:
+        return [DomainsCheck()] if field == "domains" else []
 
     def parse(self) -> CompanyDraft:
         """The draft the store's model makes of the fields (domains split at commas)."""

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from textual.app import ComposeResult
 from textual.widgets import Input
 
-from screens.form_base import FormScreen, error_labels, field_row, form_bindings, split_list
+from screens.form_base import FormScreen, form_bindings, split_list
 from store.crm.contacts import Contact
 from store.crm.drafts import ContactDraft
-
-LABELS = {
-    "name": ("Name", "e.g. Dana Scott"),
-    "emails": ("Addresses", "comma-separated; the first is the one to write to"),
-    "phones": ("Phones", "comma-separated, e.g. +1 555 0100"),
-    "job_title": ("Job title", "e.g. Purchasing Manager"),
-    "company": ("Company", "a company's name or one of its domains"),
-}
 
 
 class ContactForm(FormScreen[ContactDraft]):
@@ -25,14 +16,16 @@ class ContactForm(FormScreen[ContactDraft]):
 
     AUTO_FOCUS = "#name"
     BINDINGS = form_bindings("contact_form")
+    LABELS = {
+        "name": ("Name", "e.g. Dana Scott"),
+        "emails": ("Addresses", "comma-separated; the first is the one to write to"),
+        "phones": ("Phones", "comma-separated, e.g. +1 555 0100"),
+        "job_title": ("Job title", "e.g. Purchasing Manager"),
+        "company": ("Company", "a company's name or one of its domains"),
+    }
     FIELDS = tuple(LABELS)
     DIALOG_ID = "contact-dialog"
     ENTER_SAVES_IN = "company"
-    DEFAULT_CSS = """
-    #contact-dialog { width: 90; }
-    #contact-dialog .field-label { width: 12; }
-    #contact-dialog .field-error { margin-left: 12; }
-    """
 
     def __init__(self, contact: Contact | None = None, *, draft: ContactDraft | None = None,
                  errors: Mapping[str, str] | None = None) -> None:
@@ -46,11 +39,6 @@ class ContactForm(FormScreen[ContactDraft]):
             "job_title": source.job_title if source else "",
             "company": source.company if source else "",
         }
-
-    def compose_fields(self) -> ComposeResult:
-        for field, (label, hint) in LABELS.items():
-            yield field_row(label, Input(self.initial[field], placeholder=hint, id=field))
-            yield from error_labels(field)
 
     def parse(self) -> ContactDraft:
         """The draft the store's model makes of the fields (lists split at commas)."""

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.validation import Validator
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -50,6 +51,8 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
     """
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
+    LABELS: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    """Text fields by id, with their label and placeholder, for the default `compose_fields`."""
     DIALOG_ID: ClassVar[str] = "form-dialog"
     ROW_NAMES: ClassVar[Mapping[str, str]] = {}
     """Fields that share a row with another field, by the name their error starts with."""
@@ -60,12 +63,22 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
         super().__init__(classes="dialog-screen")
         self.form_title = title
         self.initial_errors = dict(errors or {})
+        self.initial: dict[str, str] = {}
+        """What the text fields of LABELS start with."""
         self._values_in_error: dict[str, object] = {}
 
     # -- what subclasses provide -----------------------------------------------------------
     def compose_fields(self) -> ComposeResult:
-        """The rows of fields and their error labels."""
-        raise NotImplementedError
+        """The rows of fields and their error labels: by default a text field per entry of LABELS."""
+        for field, (label, hint) in self.LABELS.items():
+            field_input = Input(self.initial.get(field, ""), placeholder=hint, id=field,
+                                validators=self.validators(field))
+            yield field_row(label, field_input)
+            yield from error_labels(field)
+
+    def validators(self, field: str) -> list[Validator]:
+        """The instant checks of one text field of LABELS."""
+        return []
 
     def fields_container(self) -> Widget:
         """The container the rows go in."""

@@ -28,18 +28,19 @@ def companies_in(store, alice) -> list[tuple[str, tuple[str, ...]]]:  # noqa: AN
     return [(c.name, c.domains) for c in store.crm.companies.list(alice)]
 
 
-async def open_companies(pilot) -> None:  # noqa: ANN001 - Pilot
+async def open_companies(pilot, *keys: str) -> None:  # noqa: ANN001 - Pilot
+    """Open the companies list, then press *keys* (e.g. "a" for the form of a new company)."""
     await pilot.app.run_action("open_crm('companies')")
     await settle(pilot)
+    await pilot.press(*keys)
+    await pilot.pause()
 
 
 async def test_a_adds_a_company_and_opens_its_page(make_app, store, alice) -> None:
     seed_crm(store, alice)
     app = quiet(make_app())
     async with app.run_test(size=SNAP_SIZE) as pilot:
-        await open_companies(pilot)
-        await pilot.press("a")
-        await pilot.pause()
+        await open_companies(pilot, "a")
         assert isinstance(app.screen, CompanyForm)
         assert app.focused is app.screen.query_one("#name")
         await pilot.press(*"Initech", "tab", *"initech.example, https://www.Initech.test/about", "enter")
@@ -85,9 +86,7 @@ async def test_free_mail_domain_is_refused_beside_the_field(make_app, store, ali
     before = companies_in(store, alice)
     app = quiet(make_app())
     async with app.run_test(size=SNAP_SIZE) as pilot:
-        await open_companies(pilot)
-        await pilot.press("a")
-        await pilot.pause()
+        await open_companies(pilot, "a")
         form = app.screen
         await pilot.press("tab", *"yahoo.com", "shift+tab")  # leaving the field checks it at once
         await pilot.pause()
@@ -111,9 +110,7 @@ async def test_duplicate_domain_or_name_reopens_the_form_with_the_store_error(ma
     before = companies_in(store, alice)
     app = quiet(make_app())
     async with app.run_test(size=SNAP_SIZE) as pilot:
-        await open_companies(pilot)
-        await pilot.press("a")
-        await pilot.pause()
+        await open_companies(pilot, "a")
         await pilot.press(*"Acme Two", "tab", *"acme.example", "ctrl+s")
         await settle(pilot)
         form = app.screen
