@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select
 
 from store import db
 from store.clock import Clock
@@ -52,8 +52,6 @@ class Unmatched:
         if not readable:
             return []
         c = address_counts.c
-        out: list[tuple[str, int, int]] = []
-        skipped = 0
         with db.read(self._engine) as conn:
             where = [c.address.not_in(select(contact_emails.c.address)),
                      c.address.not_in(select(ignored_addresses.c.address)),
@@ -63,34 +61,32 @@ class Unmatched:
             n, last = func.sum(c.messages), func.max(c.last_at)
             q = (select(c.address, n, last).where(*where).group_by(c.address)
                  .order_by(n.desc(), last.desc(), c.address))
-            for address, count, newest in conn.execute(q):
-                if is_automated_sender(address):
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                out.append((address, count, newest))
-                if len(out) >= limit:
+            batch = offset + limit + 50  # SQLite keeps only the top *batch* while sorting
+            while True:  # automated senders (no-reply …) are left out here, so ask again for more if short
+                rows = conn.execute(q.limit(batch)).all()
+                kept = [(a, n, t) for a, n, t in rows if not is_automated_sender(a)]
+                if len(kept) >= offset + limit or len(rows) < batch:
                     break
+                batch *= 4
+            out = kept[offset : offset + limit]
             names = self._names(conn, [a for a, _, _ in out], readable)
         return [UnmatchedAddress(a, names.get(a, ""), n, datetime.fromtimestamp(last, UTC))
                 for a, n, last in out]
 
     @staticmethod
     def _names(conn: Connection, addresses: list[str], readable: list[int]) -> dict[str, str]:
-        """The most recent non-empty name each address was written with."""
-        if not addresses:
-            return {}
-        rows = conn.execute(
-            select(message_addresses.c.address, message_addresses.c.name)
-            .join(messages, messages.c.id == message_addresses.c.message_id)
-            .where(message_addresses.c.address.in_(addresses), message_addresses.c.name != "",
-                   messages.c.is_automated.is_(False),
-                   held_in(message_addresses.c.message_id, readable))
-            .order_by(messages.c.sent_at.desc()))
-        names: dict[str, str] = {}
-        for address, name in rows:
-            names.setdefault(address, name)
+        """The non-empty name each address was last stored with, on non-automated mail the user may read:
+        one walk down the address index per address (newest stored first) that stops at the first name."""
+        a = message_addresses.c
+        q = (select(a.name).join(messages, messages.c.id == a.message_id)
+             .where(a.address == bindparam("address"), a.name != "", messages.c.is_automated.is_(False),
+                    held_in(a.message_id, readable))
+             .order_by(a.message_id.desc()).limit(1))
+        names = {}
+        for address in addresses:
+            name = conn.execute(q, {"address": address}).scalar()
+            if name:
+                names[address] = name
         return names
 
     def _check(self, conn: Connection, address: str, readable: list[int]) -> str:
