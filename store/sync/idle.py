@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from imapclient import IMAPClient
 
     from store.mailboxes import Mailbox
-    from store.secrets import SecretStore
+    from store.secrets import Secret, SecretStore
     from store.service import Store
 
 log = logging.getLogger("mailroom.sync.idle")
@@ -35,9 +35,6 @@ BACKOFF = (5.0, 300.0)
 
 CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
 """Untagged responses during IDLE that mean the folder changed."""
-
-FINAL = ("unsupported", "refused", "stopped")
-"""States a watcher does not leave."""
 
 OnChange = Callable[[int], None]
 
@@ -91,6 +88,7 @@ class IdleWatcher:
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._secret: Secret | None = None
 
     @property
     def mailbox_id(self) -> int:
@@ -120,18 +118,21 @@ class IdleWatcher:
                     return  # stopped, or the server has no IDLE
                 except Exception as exc:  # noqa: BLE001 - sorted below; a watcher never dies of an error
                     from store.net import NetError, server_text
+                    from store.secrets import redact
 
                     self.idling.clear()
+                    # What a server said may echo the password or carry terminal escapes: neither is kept.
+                    text = redact(server_text(f"{type(exc).__name__}: {exc}"), self._secret)
                     if isinstance(exc, NetError) and exc.kind == "auth":
-                        self.state, self.error = "refused", server_text(exc)
+                        self.state, self.error = "refused", text
                         return  # no retry loop against a refused password; new settings start a new watcher
-                    self.error = server_text(f"{type(exc).__name__}: {exc}")
-                    log.info("IDLE on %s failed (%s); again in %g s", self.box.email, self.error, delay)
+                    self.error = text
                 if self.connects_since_wait:
                     delay = self.backoff[0]  # the last connection worked: start the backoff over
                 self.connects_since_wait = 0
                 missed = True  # mail may arrive while we are away: report a change after reconnecting
                 self.state = "waiting"
+                log.info("IDLE on %s failed (%s); again in %g s", self.box.email, self.error, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff[1])
         finally:
@@ -144,7 +145,7 @@ class IdleWatcher:
         from store.net import Endpoint, imap_login
 
         provider = self.store.providers.get(self.box.provider_id)
-        secret = self.store.mailboxes.credentials(self.box, self.secrets)
+        self._secret = secret = self.store.mailboxes.credentials(self.box, self.secrets)
         client = imap_login(Endpoint.imap_of(provider), self.box.login, secret, timeout=self.timeout)
         try:
             self.connects += 1
