@@ -347,3 +347,24 @@ async def test_a_mailbox_another_process_syncs_is_waited_for_then_loaded(make_ap
             assert "synced just now" in prompt_text(app, box.id)
     finally:
         held.release()
+
+
+async def test_the_watch_ends_when_the_right_to_the_mailbox_goes(make_app, store, alice, mail_account,
+                                                                  secrets) -> None:
+    from store.identity import Operation
+    from store.sharing import ShareRow, SharingState
+
+    box = connect(store, alice, mail_account, secrets)
+    assert store.sync.run(box, secrets, None, TEST_OPTIONS).ok
+    store.identity.add(alice, "user", "bob")
+    store.identity.grant(alice, Operation.SHARED_MAILBOX_ACCESS.value, "bob")
+    store.sharing.save(alice, box.id, SharingState(True, [ShareRow("bob", send=True)]))
+    app = make_app(store.identity.actor("bob"))
+    app.secrets, app.sync_runner.options = secrets, TEST_OPTIONS
+    app.sync_runner.watch_delay = 0
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await until(pilot, lambda: (w := app.sync_runner.idle.get(box.id)) is not None and w.idling.is_set())
+        watcher = app.sync_runner.idle.get(box.id)
+        store.sharing.set_enabled(alice, box.id, False)  # alice turns "Access for other users" off
+        app.sync_runner.tick()  # what the 30 s timer calls
+        await until(pilot, lambda: app.sync_runner.idle.get(box.id) is None and watcher.finished.is_set())
