@@ -1,0 +1,224 @@
+"""Header text: header blocks and fields, RFC 2047 words, RFC 2231 parameters, charsets, dates, Message-IDs.
+
+Pure functions (bytes or text in, text out) shared by the envelope (parse.py) and the MIME walker (mime.py);
+none raises on malformed input.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from email.utils import mktime_tz, parsedate_tz
+
+HEADER_TEXT_LIMIT = 2_000  # characters of a stored subject or display name; the raw header keeps the rest
+_ID = re.compile(r"<([^<>\s]+)>")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")  # CR, LF, NUL, … in header text: never stored
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "x-sjis": "shift_jis",
+    "unknown-8bit": "utf-8",
+    "x-unknown": "utf-8",
+    "cp-850": "cp850",
+}
+
+
+def split_header(raw: bytes) -> tuple[bytes, bytes]:
+    """Split a message (or MIME part) into its header block and its body at the first empty line."""
+    stop, body = header_end(raw, 0, len(raw))
+    return raw[:stop], raw[body:]
+
+
+def header_end(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """split_header on raw[start:end] without copying: where its header block stops and its body begins."""
+    crlf = raw.find(b"\r\n\r\n", start, end)
+    lf = raw.find(b"\n\n", start, crlf + 2 if crlf >= 0 else end)
+    if crlf >= 0 and (lf < 0 or crlf <= lf + 1):
+        return crlf + 2, crlf + 4
+    if lf >= 0:
+        return lf + 1, lf + 2
+    return end, end
+
+
+def header_block(raw: bytes) -> bytes | None:
+    """The header of a CRLF message through its blank line, as IMAP's BODY[HEADER] returns it (None when
+    *raw* holds no blank line, e.g. a cut-off start of a message)."""
+    end = raw.find(b"\r\n\r\n")
+    return raw[: end + 4] if end >= 0 else None
+
+
+def header_fields(block: bytes, wanted: tuple[bytes, ...] | None = None) -> dict[bytes, bytes]:
+    """Unfolded header fields by lower-case name (the first occurrence wins), optionally only *wanted*."""
+    out: dict[bytes, bytes] = {}
+    name = b""
+    parts: list[bytes] = []
+    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if name:
+                parts.append(line)
+            continue
+        if name and name not in out:
+            out[name] = b" ".join(p.strip() for p in parts)
+        colon = line.find(b":")
+        if colon <= 0:
+            name = b""
+            continue
+        name = line[:colon].strip().lower()
+        if wanted is not None and name not in wanted:
+            name = b""
+            continue
+        parts = [line[colon + 1 :]]
+    if name and name not in out:
+        out[name] = b" ".join(p.strip() for p in parts)
+    return out
+
+
+def to_text(value: bytes) -> str:
+    """Header bytes as text: UTF-8 when valid (8-bit headers are usually UTF-8), else Windows-1252."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("cp1252", "replace")
+
+
+def decode_charset(data: bytes, charset: str | None, problems: list[str] | None = None) -> str:
+    """Decode *data* in *charset*, falling back to UTF-8 with replacement for unknown or wrong charsets
+    (noted in *problems* when given)."""
+    cs = (charset or "utf-8").strip().strip('"').lower()
+    cs = _CHARSET_ALIASES.get(cs, cs)
+    try:
+        if problems is None:
+            return data.decode(cs, "replace")
+        try:
+            return data.decode(cs)
+        except UnicodeDecodeError:
+            problems.append(f"text not valid {cs}; replacement characters used")
+            return data.decode(cs, "replace")
+    except (LookupError, ValueError):
+        if problems is not None:
+            problems.append(f"unknown charset {cs[:40]!r}; read as UTF-8")
+        return data.decode("utf-8", "replace")
+
+
+def clean_header_text(value: str, problems: list[str] | None = None, what: str = "header") -> str:
+    """Header text fit to store: control characters (CR, LF, NUL, …) become one space, and an absurdly
+    long value is cut at HEADER_TEXT_LIMIT characters (noted in *problems* when given)."""
+    value = _CONTROLS.sub(" ", value).strip()
+    if len(value) > HEADER_TEXT_LIMIT:
+        value = value[:HEADER_TEXT_LIMIT]
+        if problems is not None:
+            problems.append(f"{what} cut at {HEADER_TEXT_LIMIT:,} characters")
+    return value
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words; a bad charset or encoding degrades to replacement characters."""
+    if "=?" not in value:
+        return value
+    value = _ENCODED_GAP.sub(r"\1\2", value)
+
+    def one(m: re.Match[str]) -> str:
+        charset, enc, text = m.group(1).split("*")[0], m.group(2).upper(), m.group(3)
+        try:
+            try:
+                encoded = text.encode("latin-1")  # 8-bit bytes inside a word (broken, but seen) survive
+            except UnicodeEncodeError:
+                encoded = text.encode("utf-8")
+            if enc == "B":
+                data = binascii.a2b_base64(encoded + b"===")
+            else:
+                data = binascii.a2b_qp(encoded, header=True)
+        except binascii.Error:
+            return m.group(0)
+        return decode_charset(data, charset)
+
+    return _ENCODED_WORD.sub(one, value)
+
+
+def normalize_id(value: str) -> str:
+    """A Message-ID without angle brackets or spaces ('' when there is none)."""
+    m = _ID.search(value)
+    if m:
+        return m.group(1)
+    return value.strip().strip("<>").split()[0] if value.strip() else ""
+
+
+def parse_date(value: str) -> int | None:
+    """Seconds since the epoch for an RFC 5322 date, or None when it cannot be read."""
+    try:
+        parsed = parsedate_tz(value)
+        if parsed is None:
+            return None
+        ts = mktime_tz(parsed)
+        return ts if -(2**40) < ts < 2**40 else None
+    except (ValueError, OverflowError, TypeError, IndexError):
+        return None
+
+
+def content_params(value: str) -> tuple[str, dict[str, str]]:
+    """The lower-case main value of a structured header and its parameters (RFC 2231 decoded)."""
+    items = _split_params(value)
+    main = items[0].strip().lower() if items else ""
+    params: dict[str, str] = {}
+    continued: dict[str, dict[int, tuple[bool, str]]] = {}
+    for item in items[1:]:
+        key, eq, val = item.partition("=")
+        if not eq:
+            continue
+        key = key.strip().lower()
+        val = val.strip()
+        if len(val) >= 2 and val[0] == '"' and val[-1] == '"':
+            val = val[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        if "*" in key:
+            base, _, rest = key.partition("*")
+            encoded = rest.endswith("*") or rest == ""
+            index = rest.strip("*")
+            continued.setdefault(base, {})[int(index) if index.isdigit() else 0] = (encoded, val)
+        else:
+            params.setdefault(key, val)
+    for base, pieces in continued.items():
+        params[base] = _join_2231([pieces[i] for i in sorted(pieces)])
+    return main, params
+
+
+def _split_params(value: str) -> list[str]:
+    if '"' not in value:
+        return value.split(";")
+    if "\\" not in value and ";" not in "".join(value.split('"')[1::2]):
+        return value.split(";")  # no ';' inside quotes and no escapes: the loop below would split alike
+    out, cur, quoted, escape = [], [], False, False
+    for ch in value:
+        if escape:
+            cur.append(ch)
+            escape = False
+        elif ch == "\\" and quoted:
+            cur.append(ch)
+            escape = True
+        elif ch == '"':
+            quoted = not quoted
+            cur.append(ch)
+        elif ch == ";" and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _join_2231(pieces: list[tuple[bool, str]]) -> str:
+    from urllib.parse import unquote_to_bytes
+
+    charset = "utf-8"
+    data = b""
+    for n, (encoded, val) in enumerate(pieces):
+        if encoded:
+            if n == 0 and val.count("'") >= 2:
+                charset, _, val = val.split("'", 2)
+            data += unquote_to_bytes(val)
+        else:
+            data += val.encode("utf-8", "replace")
+    return decode_charset(data, charset or "utf-8")
