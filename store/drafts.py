@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from store.identity import Actor
     from store.mailboxes import Mailbox
     from store.service import Store
+    from store.sync.messages import MessageDetail
 
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|sv|antw|vs|ref|odp|ynt)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.I
@@ -176,7 +177,9 @@ def _addr_of(item: str) -> str:
 # -- from the store ----------------------------------------------------------------------------------
 
 
-def _sender_for(store: Store, actor: Actor, original, from_mailbox_id: int | None):  # noqa: ANN001, ANN202
+def _sender_for(
+    store: Store, actor: Actor, original: MessageDetail, from_mailbox_id: int | None
+) -> tuple[Mailbox, list[Mailbox]]:
     """(the sender, every sender): *from_mailbox_id*, else the mailbox the message sits in when the user may
     send from it, else the default sender."""
     senders = store.outbox.senders(actor)
