@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,10 +17,10 @@ from textual.worker import Worker, WorkerState
 from screens.company_form import CompanyEditor
 from store.crm.companies import Company
 from store.crm.contacts import Contact
-from store.crm.timeline import TimelineView
+from store.crm.timeline import PAGE, TimelineView
 from store.identity import Actor
 from store.service import Store
-from tui.widgets.timeline import TimelineMessageChosen, TimelinePane
+from tui.widgets.timeline import TimelineMessageChosen, TimelineOlderWanted, TimelinePane
 
 
 @dataclass
@@ -32,9 +33,10 @@ class CompanyRead(Message):
 
 @dataclass
 class CompanyTimelineRead(Message):
-    """The worker built the company's timeline."""
+    """The worker built a page of the company's timeline (the first when *before* is None)."""
 
     view: TimelineView
+    before: tuple[datetime, int] | None = None
 
 
 def company_block(company: Company, people: list[Contact]) -> Content:
@@ -64,8 +66,9 @@ class CompanyPageScreen(Screen[None]):
     CompanyPageScreen #company-details { padding: 0 1; }
     """
 
-    def __init__(self, store: Store, actor: Actor, company_id: int) -> None:
+    def __init__(self, store: Store, actor: Actor, company_id: int, page_size: int = PAGE) -> None:
         super().__init__()
+        self.page_size = page_size  # timeline messages per page
         self.store = store
         self.actor = actor
         self.company_id = company_id
@@ -96,8 +99,15 @@ class CompanyPageScreen(Screen[None]):
           description="Company timeline")
     def read_timeline(self) -> None:
         """Build the timeline (only mail in mailboxes the user may read) off the UI thread."""
-        view = self.store.crm.timelines.open(self.actor, company_id=self.company_id)
+        view = self.store.crm.timelines.open(self.actor, company_id=self.company_id, limit=self.page_size)
         self.post_message(CompanyTimelineRead(view))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="company.older", description="Older mail")
+    def read_older(self, before: tuple[datetime, int]) -> None:
+        """Read the next, older page of the timeline off the UI thread."""
+        view = self.store.crm.timelines.open(self.actor, company_id=self.company_id, limit=self.page_size,
+                                             before=before)
+        self.post_message(CompanyTimelineRead(view, before))
 
     @on(Worker.StateChanged)
     def _pass_failure_to_app(self, event: Worker.StateChanged) -> None:
@@ -113,7 +123,15 @@ class CompanyPageScreen(Screen[None]):
 
     @on(CompanyTimelineRead)
     def _show_timeline(self, event: CompanyTimelineRead) -> None:
-        self.query_one(TimelinePane).show(event.view)
+        pane = self.query_one(TimelinePane)
+        if event.before is None:
+            pane.show(event.view)
+        else:
+            pane.append(event.view, event.before)
+
+    @on(TimelineOlderWanted)
+    def _older_wanted(self, event: TimelineOlderWanted) -> None:
+        self.read_older(event.before)
 
     @on(TimelineMessageChosen)
     def _open_message(self, event: TimelineMessageChosen) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,11 +17,11 @@ from textual.worker import Worker, WorkerState
 from screens.contact_form import ContactForm
 from store.crm.contacts import Contact
 from store.crm.drafts import ContactDraft
-from store.crm.timeline import TimelineView
+from store.crm.timeline import PAGE, TimelineView
 from store.errors import Conflict, Invalid, StoreError
 from store.identity import Actor
 from store.service import Store
-from tui.widgets.timeline import TimelineMessageChosen, TimelinePane
+from tui.widgets.timeline import TimelineMessageChosen, TimelineOlderWanted, TimelinePane
 
 
 @dataclass
@@ -32,9 +33,10 @@ class ContactRead(Message):
 
 @dataclass
 class TimelineRead(Message):
-    """The worker built the contact's timeline."""
+    """The worker built a page of the contact's timeline (the first when *before* is None)."""
 
     view: TimelineView
+    before: tuple[datetime, int] | None = None
 
 
 @dataclass
@@ -73,8 +75,9 @@ class ContactPageScreen(Screen[None]):
     ContactPageScreen #contact-details { padding: 0 1; }
     """
 
-    def __init__(self, store: Store, actor: Actor, contact_id: int) -> None:
+    def __init__(self, store: Store, actor: Actor, contact_id: int, page_size: int = PAGE) -> None:
         super().__init__()
+        self.page_size = page_size  # timeline messages per page
         self.store = store
         self.actor = actor
         self.contact_id = contact_id
@@ -103,7 +106,15 @@ class ContactPageScreen(Screen[None]):
           description="Contact timeline")
     def read_timeline(self) -> None:
         """Build the timeline (only mail in mailboxes the user may read) off the UI thread."""
-        self.post_message(TimelineRead(self.store.crm.timelines.open(self.actor, contact_id=self.contact_id)))
+        view = self.store.crm.timelines.open(self.actor, contact_id=self.contact_id, limit=self.page_size)
+        self.post_message(TimelineRead(view))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="contact.older", description="Older mail")
+    def read_older(self, before: tuple[datetime, int]) -> None:
+        """Read the next, older page of the timeline off the UI thread."""
+        view = self.store.crm.timelines.open(self.actor, contact_id=self.contact_id, limit=self.page_size,
+                                             before=before)
+        self.post_message(TimelineRead(view, before))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="contact.write", description="Edit contact")
     def save(self, draft: ContactDraft) -> None:
@@ -131,7 +142,15 @@ class ContactPageScreen(Screen[None]):
 
     @on(TimelineRead)
     def _show_timeline(self, event: TimelineRead) -> None:
-        self.query_one(TimelinePane).show(event.view)
+        pane = self.query_one(TimelinePane)
+        if event.before is None:
+            pane.show(event.view)
+        else:
+            pane.append(event.view, event.before)
+
+    @on(TimelineOlderWanted)
+    def _older_wanted(self, event: TimelineOlderWanted) -> None:
+        self.read_older(event.before)
 
     @on(ContactUpdateRefused)
     def _refused(self, event: ContactUpdateRefused) -> None:

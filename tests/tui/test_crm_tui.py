@@ -133,3 +133,30 @@ async def test_companies_list_opens_a_company_with_its_timeline(make_app, store,
         await settle(pilot)
         subjects = [r[3].strip() for r in rows(app, "#timeline-table") if r[3].startswith("▾")]
         assert subjects == ["▾ Meeting next week", "▾ Quarterly order for Acme (3)", "▾ Pricing for 2026 (2)"]
+
+
+async def test_timeline_loads_older_pages_at_the_end_of_the_list(make_app, store, alice) -> None:
+    """Two messages a page: the list ends on a row announcing older mail; reaching it loads the next page
+    below, until every message of the timeline is listed once, newest first."""
+    data = seed_crm(store, alice)
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        app.push_screen(ContactPageScreen(store, alice, data.dana, page_size=2))
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        table = app.screen.query_one("#timeline-table", DataTable)
+        assert table.row_count == 5 and "4 older messages" in rows(app, "#timeline-table")[-1][3]
+        for expected_rows in (8, 10):  # two more pages of one thread each (the last without the row)
+            await pilot.press("end")
+            await settle(pilot)
+            assert table.row_count == expected_rows
+        assert "older messages" not in rows(app, "#timeline-table")[-1][3]
+        keys = [str(key.value) for key in table.rows]
+        listed = [int(k.split("-")[1]) for k in keys if k.startswith("message-")]
+        view = store.crm.timelines.open(alice, contact_id=data.dana)
+        assert listed == [i.message_id for t in view.threads for i in t.items]  # the same, in one page
+        await pilot.press("end", "enter")  # enter on the last message opens it
+        await settle(pilot)
+        assert isinstance(app.screen, MessageViewScreen)
+        assert app.screen.detail is not None and app.screen.detail.subject == "Pricing for 2026"
