@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from store.sync import writer
 from store.sync.events import FolderChanged, FolderProgress
+from store.sync.examine import examine_and_fetch_new
 from store.sync.imap import FolderStatus, RemoteFolder, flag_text, uid_set
 from store.sync.parse import header_block, internal_timestamp, parse_envelope, process_batch
 
@@ -145,8 +146,19 @@ def sync_folder(run: Run, p: Planned) -> None:
         run.summary.folders_skipped += 1
         return
     pre: tuple[dict, set[int]] | None = None
+    ready: dict[str, dict] = {}  # new messages fetched together with the EXAMINE, by UID set
     if s.qresync and row.highestmodseq is not None and row.uidvalidity is not None and row.highest_uid > 0:
-        sel, changed, vanished = s.select_qresync(p.remote.name, row.uidvalidity, row.highestmodseq, pending)
+        ahead = _first_new_window(run, row, st) if first_done and not extend and not pending else None
+        if ahead is not None:
+            sel, changed, vanished, new = examine_and_fetch_new(
+                s, p.remote.name, row.uidvalidity, row.highestmodseq, ahead, opts.inline_prefix
+            )
+            if new is not None:
+                ready[ahead] = new
+        else:
+            sel, changed, vanished = s.select_qresync(
+                p.remote.name, row.uidvalidity, row.highestmodseq, pending
+            )
         pre = (changed, vanished)
     else:
         sel = s.select(p.remote.name, writable=pending)
@@ -172,7 +184,7 @@ def sync_folder(run: Run, p: Planned) -> None:
         else:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
         first = {} if first_done else {"since_loaded": since_text}
-        _load_headers(run, row, p.remote.name, windows, sel, first, hi, prefix)
+        _load_headers(run, row, p.remote.name, windows, sel, first, hi, prefix, ready)
     if first_done and hi >= lo and opts.bodies:
         from store.sync.bodies import load_folder_bodies
 
@@ -195,6 +207,16 @@ def sync_folder(run: Run, p: Planned) -> None:
     run.summary.folders += 1
 
 
+def _first_new_window(run: Run, row: writer.FolderRow, st: FolderStatus) -> str | None:
+    """The UID set of the first window of new mail that LIST-STATUS announces for a folder whose first load
+    is done, when those few new messages come with their first bytes (see `sync_folder`); else None."""
+    opts = run.options
+    lo, hi = row.highest_uid + 1, st.uidnext - 1
+    if not opts.bodies or st.uidvalidity != row.uidvalidity or hi < lo or hi - lo >= opts.inline_count:
+        return None
+    return f"{lo}:{min(hi, lo + opts.inline_window - 1)}"
+
+
 def _ranges(lo: int, hi: int, step: int) -> Iterator[tuple[int, int]]:
     for a in range(lo, hi + 1, step):
         yield a, min(hi, a + step - 1)
@@ -215,12 +237,15 @@ def _load_headers(
     first: dict,
     hi: int | None,
     prefix: int | None = None,
+    ready: dict[str, dict] | None = None,
 ) -> None:
     """Fetch envelopes window by window; each window commits with the folder's new highest UID.
 
     With *prefix*, each FETCH also brings the first *prefix* bytes of every message; those that arrive
-    whole are parsed and stored with their bodies right away.
+    whole are parsed and stored with their bodies right away. *ready* holds the answers of such FETCHes
+    sent already (with the EXAMINE), by UID set; a window whose UID set is there is not fetched again.
     """
+    ready = ready or {}
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0
     total = max(0, (hi or 0) - row.highest_uid)
@@ -229,7 +254,7 @@ def _load_headers(
         if prefix is None:
             data = s.fetch_headers(uids)
         else:
-            data = s.fetch_new(uids, prefix)
+            data = ready.pop(uids) if uids in ready else s.fetch_new(uids, prefix)
             missing = []
             for uid, d in data.items():
                 raw = d.pop(b"BODY[]<0>", None) or b""

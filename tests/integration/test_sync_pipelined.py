@@ -1,0 +1,102 @@
+"""New mail in a synced folder comes with the folder's EXAMINE (QRESYNC) in one flight, against Dovecot."""
+
+from __future__ import annotations
+
+import imaplib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store.net import Endpoint, imap_login
+from store.secrets import Secret
+from store.sync import folders
+from store.sync.examine import examine_and_fetch_new as both
+from store.sync.imap import Session
+from tests.harness.fixtures import MailAccount
+from tests.integration.sync_support import SyncEnv, append, fresh_env, simple_message
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
+    yield from fresh_env(mail_account, tmp_path)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """How often the sync called each of the Session's new-mail commands."""
+    seen: Counter = Counter()
+    watched = ((folders, "examine_and_fetch_new"), (Session, "fetch_new"), (Session, "select_qresync"))
+    for owner, name in watched:
+        original = getattr(owner, name)
+
+        def counted(*args, _original=original, _name=name, **kw):  # noqa: ANN002, ANN003
+            seen[_name] += 1
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(owner, name, counted)
+    return seen
+
+
+def _flag(env: SyncEnv, folder: str) -> None:
+    client = env.account.imap()
+    client.select_folder(folder)
+    client.add_flags(client.search(["ALL"])[:1], [b"\\Flagged"])
+    client.logout()
+
+
+def test_few_new_messages_arrive_with_the_examine(sync_env: SyncEnv, calls: Counter) -> None:
+    env = sync_env
+    for n in range(3):
+        append(env.account, "INBOX", simple_message(n))
+        append(env.account, "Archive", simple_message(10 + n))
+    assert env.run().ok
+    calls.clear()
+    _flag(env, "INBOX")
+    append(env.account, "INBOX", simple_message(20, subject="new one"))
+    append(env.account, "Archive", simple_message(21, body="z" * 300_000))  # bigger than the prefix
+    summary = env.run()
+    assert summary.ok, summary.error
+    assert summary.new == 2 and summary.bodies == 2 and summary.flags_changed == 1
+    assert calls == Counter(examine_and_fetch_new=2)  # no second FETCH for the new mail, no plain EXAMINE
+    assert env.stored() == env.server(["INBOX", "Archive"])
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+
+
+def test_more_new_mail_than_one_window_continues_after_the_first(sync_env: SyncEnv, calls: Counter) -> None:
+    env = sync_env
+    append(env.account, "INBOX", simple_message(1))
+    assert env.run().ok
+    for n in range(7):
+        append(env.account, "INBOX", simple_message(100 + n))
+    calls.clear()
+    summary = env.run(inline_window=3)
+    assert summary.ok and summary.new == 7 and summary.bodies == 7
+    assert calls == Counter(examine_and_fetch_new=1, fetch_new=2)  # UIDs 2:4 came with the EXAMINE
+    assert env.stored() == env.server(["INBOX"])
+
+
+def _session(env: SyncEnv) -> Session:
+    ep = Endpoint("localhost", env.account.imaps_port, "ssl", str(env.account.ca_file))
+    return Session(imap_login(ep, env.account.email, Secret(env.account.password)))
+
+
+def test_a_refused_examine_is_an_error_and_the_session_goes_on(sync_env: SyncEnv) -> None:
+    env = sync_env
+    append(env.account, "INBOX", simple_message(1))
+    session = _session(env)
+    try:
+        inbox = session.select("INBOX")
+        with pytest.raises(imaplib.IMAP4.error) as refused:
+            both(session, "Nope", inbox.uidvalidity, 1, "1:5", 1024)
+        assert not isinstance(refused.value, imaplib.IMAP4.abort) and session.selected is None
+        status, _, _, new = both(session, "INBOX", inbox.uidvalidity, 1, "1:5", 1 << 17)
+        assert status == inbox and list(new) == [1] and new[1][b"BODY[]<0>"] == simple_message(1)
+        status, changed, vanished, new = both(session, "INBOX", 12345, 1, "1:5", 1024)
+        assert new is None and changed == {} and vanished == set()  # another UIDVALIDITY: UIDs mean nothing
+        assert list(session.fetch_headers("1")) == [1]
+    finally:
+        session.close()
