@@ -253,6 +253,15 @@ class MailroomApp(App[None]):
 
 def binding_ids() -> set[str]:
     """Every binding id of Mailroom's app, screens and widgets, to check the keymap setting against."""
+    import importlib
+    import pkgutil
+
+    import screens
+    import tui.widgets
+
+    for package in (screens, tui.widgets):  # a screen not opened yet still names its bindings
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
     ids: set[str] = set()
     pending: list[type] = [DOMNode]
     while pending:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from textual.widgets import DataTable, Label, OptionList
 from textual.worker import WorkerFailed
 
@@ -336,3 +339,14 @@ async def test_an_unexpected_worker_failure_is_reported_and_logged(make_app, sto
         assert shown.title == "Load mailboxes failed"
         assert "disk on fire" in shown.message and str(tmp_path / "mailroom.log") in shown.message
     assert "Load mailboxes failed" in caplog.text and "RuntimeError: disk on fire" in caplog.text
+
+
+def test_keymap_ids_of_screens_not_yet_opened_are_known() -> None:
+    """A fresh interpreter has imported no form yet; its binding ids must still count as known."""
+    code = (
+        "import sys; from tui.app import binding_ids; ids = binding_ids(); "
+        "missing = {'company_form.save', 'contact_form.save', 'companies.add'} - ids; "
+        "sys.exit(f'unknown: {sorted(missing)}' if missing else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
