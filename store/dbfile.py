@@ -34,9 +34,12 @@ def check_file(conn: sqlite3.Connection) -> None:
     known = OPENED.get(id(conn))
     if known is None:
         path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
-        ident = file_identity(path) if path else None
+        if not path:
+            return  # an in-memory database
+        ident = file_identity(path)
         if ident is None:
-            return  # in-memory database, or nothing to compare with yet
+            _empty_wal(conn)
+            raise DatabaseGone(path, replaced=False)
         OPENED[id(conn)] = known = (path, *ident)
     path, dev, ino = known
     now = file_identity(path)

@@ -124,7 +124,7 @@ def _error_kind(exc: BaseException) -> str:
 
     if is_disk_full(exc):
         return "disk_full"
-    if isinstance(exc, DatabaseGone):
+    if isinstance(exc, DatabaseGone) or str(exc).startswith("DatabaseGone: "):  # or a helper's report
         return "database"
     if _is_transient(exc) or isinstance(exc, NetError):
         return "network"

@@ -107,7 +107,11 @@ class _Secret:
 
 
 def _connect_db(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    from urllib.parse import quote
+
+    # mode=rw: never create the file (it may have been deleted since the parent opened it)
+    uri = f"file:{quote(path)}?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 15000")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")

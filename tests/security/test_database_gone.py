@@ -25,18 +25,18 @@ READ_ONLY = {"CAPABILITY", "LOGIN", "AUTHENTICATE", "ENABLE", "ID", "NOOP", "LIS
              "EXAMINE", "UID FETCH", "UID SEARCH", "CLOSE", "UNSELECT", "LOGOUT"}  # fmt: skip
 
 
-def sync_with(env, when_headers_arrive):  # noqa: ANN001, ANN201
-    """Sync once, calling *when_headers_arrive* at the first folder's first envelopes."""
+def sync_with(env, when, phase="headers", workers=0):  # noqa: ANN001, ANN201
+    """Sync once, calling *when* at the first progress of *phase* ('headers' or 'bodies')."""
     fired = []
 
     def progress(event: object) -> None:
-        if isinstance(event, FolderProgress) and event.phase == "headers" and not fired:
+        if isinstance(event, FolderProgress) and event.phase == phase and not fired:
             fired.append(event)
-            when_headers_arrive()
+            when()
 
-    opts = SyncOptions(retry_delays=(), today=TODAY, timeout=5.0, workers=0)
+    opts = SyncOptions(retry_delays=(), today=TODAY, timeout=5.0, workers=workers, body_window_count=2)
     summary = env.store.sync.run(env.store.mailboxes.get(env.admin, env.box.id), env.secrets, progress, opts)
-    assert fired, "the sync never reported envelopes"
+    assert fired, f"the sync never reported {phase}"
     return summary
 
 
@@ -44,12 +44,15 @@ def commands(server) -> set[str]:  # noqa: ANN001
     return {name for t in server.wait(len(server.transcripts)) for name in t.names()}
 
 
-def test_database_deleted_during_a_sync(hostile, pki, tmp_path: Path):
+@pytest.mark.parametrize(
+    "phase,workers", [("headers", 0), ("bodies", 1)], ids=["in-headers", "in-bodies-with-a-helper"]
+)
+def test_database_deleted_during_a_sync(hostile, pki, tmp_path: Path, phase, workers):
     box = fault_mailbox(12, 2000, ("INBOX", "Archive"))
     server = serve(hostile, pki, box)
     env = make_box_env(tmp_path, server.port, pki.ca_file)
     path = env.store.path
-    summary = sync_with(env, lambda: os.unlink(path))
+    summary = sync_with(env, lambda: os.unlink(path), phase, workers)
     assert not summary.ok
     assert summary.error_kind == "database", (summary.error_kind, summary.error)
     assert "deleted" in summary.error and str(path) in summary.error, summary.error

@@ -32,13 +32,14 @@ def small(tmp_path: Path):  # noqa: ANN201
         yield where
 
 
-def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pki, small):
+@pytest.mark.parametrize("workers", [0, 1], ids=["one-process", "with-helper"])
+def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pki, small, workers):
     box = fault_mailbox(COUNT, SIZE, ("INBOX", "Archive"))
     server = serve(hostile, pki, box)
     env = make_box_env(small, server.port, pki.ca_file)
     try:
         filler = fill(small, leave=3 << 20)  # 3 MB left: not enough for the mail and its WAL
-        first = env.sync()
+        first = env.sync(workers=workers)
         assert not first.ok, "the sync claims success on a full disk"
         assert first.error_kind == "disk_full", (first.error_kind, first.error)
         assert "Disk full" in first.error and str(env.store.path) in first.error, first.error
@@ -48,7 +49,7 @@ def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pk
         assert loaded < COUNT, "everything fitted: the test did not fill the disk"
 
         filler.unlink()
-        second = env.sync()
+        second = env.sync(workers=workers)
         assert second.ok, second.error
         assert_exactly(env, originals)
         assert integrity(env.store.path) == "ok"
