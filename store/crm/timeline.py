@@ -124,10 +124,10 @@ def _hits(linked: Select, readable: list[int], before: tuple[datetime, int] | No
     return hits.cte("hits").prefix_with("MATERIALIZED")
 
 
-def _page_and_volume(hits: CTE, limit: int, origin: int | None, weeks: int) -> CompoundSelect:
-    """One statement: ("page", id, date, NULL) for the newest *limit* + 1 hits, then ("count", week,
-    messages, sent) per week of the chart (week NULL outside it, or for every hit without a chart). The
-    sender is read only for messages inside the chart's weeks."""
+def _page_and_volume(hits: CTE, limit: int | None, origin: int | None, weeks: int) -> CompoundSelect:
+    """One statement: ("page", id, date, NULL) for the newest *limit* hits (all without a limit), then
+    ("count", week, messages, sent) per week of the chart (week NULL outside it, or for every hit when
+    there is no chart). The sender is read only for messages inside the chart's weeks."""
     page = (select(literal("page").label("part"), hits.c.mid.label("a"), hits.c.ts.label("b"),
                    null().label("c"))
             .order_by(hits.c.ts.desc(), hits.c.mid.desc()).limit(limit).subquery("page"))
@@ -151,13 +151,14 @@ class Timelines:
         self._mailboxes = mailboxes_
 
     def open(self, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
-             weeks: int = 26, limit: int = PAGE, before: tuple[datetime, int] | None = None) -> TimelineView:
-        """The timeline of one contact or one company: its newest *limit* messages grouped by thread, and
-        *weeks* of volume up to this week. A later page (*before* = a view's `next_before`) holds the next
-        older messages and no chart, which the first page already drew."""
+             weeks: int = 26, limit: int | None = PAGE, before: tuple[datetime, int] | None = None
+             ) -> TimelineView:
+        """The timeline of one contact or one company: its newest *limit* messages (all of them when
+        None) grouped by thread, and *weeks* of volume up to this week. A later page (*before* = a view's
+        `next_before`) holds the next older messages and no chart, which the first page already drew."""
         if (contact_id is None) == (company_id is None):
             raise Invalid({"": "a timeline is of one contact or one company"})
-        weeks, limit = max(weeks, 1), max(limit, 1)
+        weeks, limit = max(weeks, 1), None if limit is None else max(limit, 1)
         readable = sorted(self._mailboxes.readable_ids(actor))
         origin = int(datetime.combine(self._first_week(weeks), datetime.min.time(), UTC).timestamp())
         with db.read(self._engine) as conn:
@@ -179,8 +180,9 @@ class Timelines:
             details = {}
             if readable:
                 hits = _hits(linked, readable, before)
-                for part, a, b, c in conn.execute(
-                        _page_and_volume(hits, limit + 1, origin if before is None else None, weeks)):
+                rows = _page_and_volume(hits, None if limit is None else limit + 1,
+                                        origin if before is None else None, weeks)
+                for part, a, b, c in conn.execute(rows):
                     if part == "page":
                         page.append((a, b))
                     else:
@@ -197,12 +199,14 @@ class Timelines:
                         holders.setdefault(mid, []).append(box_id)
                     for row in conn.execute(
                             select(messages.c.id, messages.c.sent_at, messages.c.subject,
-                                   messages.c.from_address, messages.c.from_name, messages.c.header_message_id,
-                                   messages.c.in_reply_to, messages.c.reference_ids, messages.c.is_automated)
+                                   messages.c.from_address, messages.c.from_name,
+                                   messages.c.header_message_id, messages.c.in_reply_to,
+                                   messages.c.reference_ids, messages.c.is_automated)
                             .where(messages.c.id.in_(ids))):
                         details[row[0]] = row
         own = set(boxes.values())
-        more, page = len(page) > limit, page[:limit]
+        more = limit is not None and len(page) > limit
+        page = page[:limit]
         entries = []
         for mid, _ts in page:
             _mid, ts, subject, sender, sender_name, hid, irt, refs, automated = details[mid]

@@ -99,6 +99,14 @@ def test_timeline_review_and_unmatched(capsys, db: Path) -> None:
     code, out, _ = run(capsys, db, "timeline", "Acme", "--limit", "1")
     assert out.startswith("Timeline of Acme (company): 2 messages, newest 1 shown")
     assert "→ out alice@ourco.example" in out and "Mail per week" in out
+    code, out, _ = run(capsys, db, "timeline", "Acme", "--limit", "1", "--json")  # a page, and where next
+    page = json.loads(out)
+    assert sum(len(t["items"]) for t in page["threads"]) == 1 and page["next_before"] is not None
+    code, out, _ = run(capsys, db, "timeline", "Acme", "--json")  # every message by default
+    everything = json.loads(out)
+    assert sum(len(t["items"]) for t in everything["threads"]) == 2 and everything["next_before"] is None
+    code, _, err = run(capsys, db, "timeline", "Acme", "--limit", "-1")
+    assert code == 2 and "--limit" in err
     code, out, _ = run(capsys, db, "contact", "review", "ann@acme.com", "--json")
     proposals = {p["field"]: p for p in json.loads(out)}
     assert set(proposals) == {"phone", "job_title"}  # "Acme Ltd" is the company Ann already has

@@ -87,7 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("record", metavar="CONTACT_OR_COMPANY",
                    help="an address, a domain, a name, or contact:ID / company:ID")
     p.add_argument("--weeks", type=int, default=12, help="weeks of the volume chart (default 12)")
-    p.add_argument("--limit", type=int, default=200, help="newest messages to show (default 200)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="newest messages to list (default: 200, with --json all of them; 0 = all)")
     add_json_flag(p)
 
 
@@ -318,7 +319,10 @@ def _timeline(ctx: Context) -> None:
     crm, a = ctx.store.crm, ctx.args
     record = crm.resolve(ctx.actor, a.record)
     key = "contact_id" if record.kind == "contact" else "company_id"
-    view = crm.timelines.open(ctx.actor, weeks=max(a.weeks, 1), limit=max(a.limit, 1), **{key: record.id})
+    limit = a.limit if a.limit is not None else (0 if a.json else 200)
+    if limit < 0:
+        raise CliError("--limit takes 0 (every message) or more.", 2)
+    view = crm.timelines.open(ctx.actor, weeks=max(a.weeks, 1), limit=limit or None, **{key: record.id})
     threads = view.threads
     if a.json:
         _dump({"kind": view.kind, "id": view.record_id, "name": view.title, "messages": view.messages,
