@@ -50,7 +50,7 @@ def test_counts_follow_every_change_to_the_mail(store, admin) -> None:
             raws.append(message(sender, to, f"S{n}", datetime(2026, 11, 1 + n % 20, tzinfo=UTC),
                                 cc=to if n % 5 == 0 else rnd.choice(people), extra=extra))
         ids = []
-        for n, raw in enumerate(raws):  # some messages land in two or three mailboxes, or two folders
+        for raw in raws:  # some messages land in two or three mailboxes, or two folders
             for box in rnd.sample(boxes, rnd.choice((1, 1, 2, 3))):
                 ids.append(deliver(store, box, raw, folder=rnd.choice(("INBOX", "Archive"))))
         _check(conn)
@@ -71,8 +71,8 @@ def test_counts_follow_every_change_to_the_mail(store, admin) -> None:
             conn.commit()
             _check(conn)
         held = conn.execute("SELECT message_id FROM message_locations LIMIT 1").fetchone()[0]
-        conn.execute("INSERT INTO message_addresses (message_id, kind, address) VALUES (?, 'cc', 'late@x.org')",
-                     (held,))
+        conn.execute("INSERT INTO message_addresses (message_id, kind, address) "
+                     "VALUES (?, 'cc', 'late@x.org')", (held,))
         conn.commit()
         _check(conn)
         conn.execute("DELETE FROM message_addresses WHERE message_id = ? AND address = 'late@x.org'", (held,))
@@ -101,12 +101,13 @@ def test_the_migration_counts_mail_stored_before_it(tmp_path) -> None:
     fairy = engine.raw_connection()
     conn = fairy.driver_connection
     try:
-        conn.execute("INSERT INTO principals (kind, name, display_name, created_at) VALUES ('user','a','','x')")
+        conn.execute("INSERT INTO principals (kind, name, display_name, created_at) "
+                     "VALUES ('user', 'a', '', 'x')")
         conn.execute("INSERT INTO providers (id, name, imap_host, imap_port, imap_tls, smtp_host, smtp_port, "
                      "smtp_tls) VALUES (99, 'P', 'h', 993, 'ssl', 'h', 465, 'ssl')")
         for box in (1, 2):
-            conn.execute("INSERT INTO mailboxes (id, email, owner_id, provider_id, login, secret_ref, created_at) "
-                         "VALUES (?, ?, 1, 99, 'l', 'none', 'x')", (box, f"b{box}@o.example"))
+            conn.execute("INSERT INTO mailboxes (id, email, owner_id, provider_id, login, secret_ref, "
+                         "created_at) VALUES (?, ?, 1, 99, 'l', 'none', 'x')", (box, f"b{box}@o.example"))
             conn.execute("INSERT INTO sync_folders (id, mailbox_id, name) VALUES (?, ?, 'INBOX')", (box, box))
         for mid, automated in ((1, 0), (2, 0), (3, 1)):
             conn.execute("INSERT INTO messages (id, dedupe_key, sent_at, is_automated) VALUES (?, ?, ?, ?)",
@@ -141,7 +142,8 @@ def test_queue_counts_each_readable_message_once_and_follows_contacts(store, adm
     for n in range(3):
         deliver(store, bob_box, message("raj@partner.example", "bob@ourco.example", f"Raj {n}"))
     deliver(store, bob_box, message("kim@acme.com", "bob@ourco.example", "To Bob"))
-    deliver(store, sales, message("news@acme.com", "sales@ourco.example", "News", extra="List-Id: <n.acme.com>"))
+    deliver(store, sales, message("news@acme.com", "sales@ourco.example", "News",
+                                  extra="List-Id: <n.acme.com>"))
     bob = store.identity.actor("bob")
     assert [(u.address, u.messages) for u in store.crm.unmatched.queue(admin)] == [("kim@acme.com", 2)]
     assert [(u.address, u.messages) for u in store.crm.unmatched.queue(bob)] == [

@@ -40,7 +40,8 @@ def _move(mid: str, old: str | None, new: str | None) -> str:
     if old:
         out += (f"UPDATE address_counts SET messages = messages - 1 WHERE boxes = {old} "
                 f"AND address IN {addresses};\n"
-                f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {old} AND address IN {addresses};\n")
+                f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {old} "
+                f"AND address IN {addresses};\n")
     if new:
         out += ("INSERT INTO address_counts (address, boxes, messages, last_at) "
                 f"SELECT DISTINCT address, {new}, 1, (SELECT sent_at FROM messages WHERE id = {mid}) "

@@ -17,11 +17,13 @@ depends_on = None
 
 OLD_TRIGGERS = ("address_counts_location_added", "address_counts_location_removed",
                 "address_counts_location_moved_from", "address_counts_location_moved_to",
-                "address_counts_message_removed", "address_counts_automated_on", "address_counts_automated_off",
+                "address_counts_message_removed", "address_counts_automated_on",
+                "address_counts_automated_off",
                 "address_counts_address_added", "address_counts_address_removed")
 TRIGGERS = ("address_counts_first_location", "address_counts_location_added", "address_counts_last_location",
             "address_counts_location_removed", "address_counts_location_moved_from",
-            "address_counts_location_moved_to", "address_counts_message_removed", "address_counts_automated_on",
+            "address_counts_location_moved_to", "address_counts_message_removed",
+            "address_counts_automated_on",
             "address_counts_automated_off", "address_counts_address_added", "address_counts_address_removed")
 
 
@@ -42,7 +44,8 @@ def _take(mid: str, boxes: str) -> str:
     """Statements taking message *mid* off the count of each of its addresses in set *boxes*."""
     return (f"UPDATE address_counts SET messages = messages - 1 WHERE boxes = {boxes} "
             f"AND address IN {_addresses(mid)};\n"
-            f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {boxes} AND address IN {_addresses(mid)};\n")
+            f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {boxes} "
+            f"AND address IN {_addresses(mid)};\n")
 
 
 def _give(mid: str, boxes: str) -> str:
@@ -81,7 +84,8 @@ def trigger_sql() -> list[str]:
                  f"NOT {_located('NEW.message_id', other_row)} AND {_counted('NEW.message_id')}",
                  _give("NEW.message_id", only_new)),
         _trigger("address_counts_location_added", "AFTER INSERT ON message_locations",
-                 f"{_located('NEW.message_id', other_row)} AND NOT {_located('NEW.message_id', same_box_new)} "
+                 f"{_located('NEW.message_id', other_row)} "
+                 f"AND NOT {_located('NEW.message_id', same_box_new)} "
                  f"AND {_counted('NEW.message_id')}",
                  _take("NEW.message_id", _boxes("NEW.message_id", exclude_row="NEW.id"))
                  + _give("NEW.message_id", _boxes("NEW.message_id"))),
