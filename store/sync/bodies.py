@@ -4,7 +4,7 @@ there is much to do) and stored; large messages are streamed in chunks so memory
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from store.sync import writer
@@ -83,7 +83,8 @@ def load_bodies(run: Run) -> None:
         return
     total = sum(pending[fid][0] for fid in rows)
     total_bytes = sum(pending[fid][1] for fid in rows)
-    helpers = opts.workers if opts.workers is not None else (1 if total_bytes >= opts.pool_threshold else 0)
+    big = total_bytes >= opts.pool_threshold and not opts.main_lane
+    helpers = opts.workers if opts.workers is not None else (1 if big else 0)
     large: list[writer.BodyJob] = []
     done = {"n": 0}
 
@@ -105,6 +106,12 @@ def load_bodies(run: Run) -> None:
         name = rows[window[0].folder_id].name
         run.emit(FolderProgress(run.mailbox.id, name, "bodies", done["n"], max(total, done["n"])))
 
+    if not helpers:
+        from store.sync.pipeline import load_windows
+
+        load_windows(run, rows, windows(), progress, _select)
+        _load_large(run, rows, large, progress)
+        return
     lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
     try:
         queue = windows()
@@ -136,14 +143,23 @@ def load_bodies(run: Run) -> None:
                 stored, nbytes = lanes[i].result()
                 run.summary.bytes += nbytes
                 progress(sent[i].pop(0), stored)
-        for job in large:
-            row = rows[job.folder_id]
-            if _select(run, row):
-                _stream_large(run, job)
-            progress([job], 0)
+        _load_large(run, rows, large, progress)
     finally:
         for lane in lanes:
             lane.close()
+
+
+def _load_large(
+    run: Run,
+    rows: dict[int, writer.FolderRow],
+    large: list[writer.BodyJob],
+    progress: Callable[[list[writer.BodyJob], int], None],
+) -> None:
+    for job in large:
+        row = rows[job.folder_id]
+        if _select(run, row):
+            _stream_large(run, job)
+        progress([job], 0)
 
 
 def load_folder_bodies(run: Run, row: writer.FolderRow, uidvalidity: int) -> None:

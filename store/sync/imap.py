@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from imapclient import IMAPClient
 
 HEADER_ITEMS = ["UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "BODY.PEEK[HEADER]"]
+BODY_ITEMS = ["UID", "BODY.PEEK[]"]
 SEARCH_WINDOW = 50_000  # UIDs per windowed UID SEARCH: its one response line stays far below 1 MB
 _SIMPLE_ITEMS = frozenset(
     {"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "MODSEQ", "BODY.PEEK[HEADER]", "BODY.PEEK[]"}
@@ -205,13 +206,21 @@ class Session:
         self, uids: str, items: Sequence[str], modifiers: Sequence[str] = ()
     ) -> dict[int, dict[bytes, Any]]:
         """UID FETCH over a UID set given as text (imapclient's fetch only takes lists of numbers)."""
-        from imapclient.response_parser import parse_fetch_response
+        return self.read_fetch(self.send_fetch(uids, items, modifiers), items)
 
-        imap = self.client._imap
+    def send_fetch(self, uids: str, items: Sequence[str], modifiers: Sequence[str] = ()) -> str:
+        """Send a UID FETCH without waiting for its answer (read it with read_fetch); returns its tag.
+        Nothing else may be sent on the session until that answer is read."""
         args = ["UID", "FETCH", uids, "(" + " ".join(items) + ")"]
         if modifiers:
             args.append("(" + " ".join(modifiers) + ")")
-        tag = imap._command(*args)
+        return self.client._imap._command(*args)
+
+    def read_fetch(self, tag: str, items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
+        """The answer to the UID FETCH sent as *tag*, by UID."""
+        from imapclient.response_parser import parse_fetch_response
+
+        imap = self.client._imap
         typ, data = imap._command_complete("FETCH", tag)
         self.client._checkok("fetch", typ, data)
         typ, data = imap._untagged_response(typ, data, "FETCH")
@@ -299,7 +308,16 @@ class Session:
 
     def fetch_bodies(self, uids: str) -> dict[int, bytes]:
         """Whole raw messages (BODY.PEEK[], so nothing is marked read) of a UID set."""
-        data = self.fetch(uids, ["UID", "BODY.PEEK[]"])
+        return self.read_bodies(self.send_bodies(uids))
+
+    def send_bodies(self, uids: str) -> str:
+        """Ask for the whole raw messages of a UID set without waiting (the server prepares them while the
+        caller works on something else); read them with read_bodies."""
+        return self.send_fetch(uids, BODY_ITEMS)
+
+    def read_bodies(self, tag: str) -> dict[int, bytes]:
+        """The raw messages asked for by send_bodies, by UID."""
+        data = self.read_fetch(tag, BODY_ITEMS)
         return {uid: d[b"BODY[]"] for uid, d in data.items() if b"BODY[]" in d}
 
     def fetch_partial(self, uid: int, offset: int, length: int) -> bytes | None:

@@ -1,0 +1,143 @@
+"""The body phase in one process: fetching, parsing and storing of UID windows overlap.
+
+The calling thread reads window k from the IMAP connection, at once asks the server for window k+1 (so the
+server reads and encrypts it while we work) and parses window k. A writer thread compresses the raw bytes
+and stores each window in one transaction on a database connection of its own. zstd and SQLite release the
+GIL and the writer takes it only for a moment per message, so the pure-Python parsing is hardly slowed; a
+second Python process would parse in parallel but cost some 50 MB more. A queue of one window between the
+two threads bounds memory to about three windows.
+
+Crash safety is that of the window loop it replaces: a window is stored whole in one transaction or not at
+all, and the first error of either thread stops both and is raised to the engine, which retries.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from store.db import BUSY_TIMEOUT_MS
+from store.dbfile import OPENED
+from store.sync import writer
+from store.sync.imap import uid_set
+from store.sync.parse import Body, Parsed, compress_chunks, parse_body
+
+if TYPE_CHECKING:
+    from store.sync.engine import Run
+
+Window = list[writer.BodyJob]
+Progress = Callable[[Window, int], None]
+
+
+class _Writer(threading.Thread):
+    """Compresses and stores parsed windows, one transaction each, on its own connection."""
+
+    def __init__(self, path: Path, identity: tuple[str, int, int] | None) -> None:
+        super().__init__(name="mailroom-body-writer", daemon=True)
+        self.path = path
+        self.identity = identity  # the file the caller's connection opened (store/dbfile.py)
+        self.inbox: queue.Queue[tuple[Window, list[tuple[int, bytes, Body]]] | None] = queue.Queue(1)
+        self.stored: queue.Queue[tuple[Window, int]] = queue.Queue()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        conn = None
+        try:
+            conn = _connect(self.path, self.identity)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            self.error = exc
+        try:
+            while (item := self.inbox.get()) is not None:
+                if self.error is not None:
+                    continue  # drain what is queued after a failure; the caller stops feeding
+                window, items = item
+                try:
+                    parsed = [
+                        Parsed(mid, b.text, tuple(b.attachments), "; ".join(b.problems), chunks)
+                        for mid, raw, b in items
+                        for chunks in (tuple(compress_chunks(raw)),)
+                    ]
+                    del items, item
+                    writer.store_bodies(conn, parsed)
+                    self.stored.put((window, len(parsed)))
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    self.error = exc
+        finally:
+            if conn is not None:
+                OPENED.pop(id(conn), None)
+                conn.close()
+
+
+def _connect(path: Path, identity: tuple[str, int, int] | None) -> sqlite3.Connection:
+    """A connection to the file the sync's own connection opened: mode=rw never creates a deleted
+    database again, and writer.tx compares the file with *identity* before every window."""
+    uri = f"file:{quote(str(path))}?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    if identity is not None:
+        OPENED[id(conn)] = identity
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def load_windows(
+    run: Run,
+    rows: dict[int, writer.FolderRow],
+    windows: Iterator[Window],
+    progress: Progress,
+    select: Callable[[Run, writer.FolderRow], bool],
+) -> None:
+    """Fetch, parse and store every window of *windows* (each within one folder of *rows*)."""
+    from store.sync.bodies import check_whole
+
+    session = run.session
+    out = _Writer(run.store.path, OPENED.get(id(run.conn)))
+    out.start()
+
+    def report() -> None:
+        while True:
+            try:
+                window, stored = out.stored.get_nowait()
+            except queue.Empty:
+                break
+            progress(window, stored)
+        if out.error is not None:
+            raise out.error
+
+    def send_next() -> tuple[Window, str] | None:
+        """Ask for the next window whose folder can be selected (a changed UIDVALIDITY skips it)."""
+        for window in windows:
+            if select(run, rows[window[0].folder_id]):
+                return window, session.send_bodies(uid_set(j.uid for j in window))
+            progress(window, 0)
+        return None
+
+    try:
+        asked = send_next()
+        while asked is not None:
+            window, tag = asked
+            raws = session.read_bodies(tag)
+            check_whole(raws, {j.uid: j.size for j in window})
+            asked = send_next()  # the server prepares the next window while this one is parsed
+            by_uid = {j.uid: j.message_id for j in window}
+            items = [(by_uid[uid], raw, parse_body(raw)) for uid, raw in raws.items() if uid in by_uid]
+            run.summary.bytes += sum(len(raw) for _, raw, _ in items)
+            del raws
+            report()
+            out.inbox.put((window, items))
+            del items
+        out.inbox.put(None)
+        out.join()
+        report()
+    finally:
+        if out.is_alive():
+            out.error = out.error or RuntimeError("stopped")  # drop what is queued, store nothing more
+            out.inbox.put(None)
+            out.join()
