@@ -101,22 +101,24 @@ async def until_drawn(pilot, lst: MessageList) -> None:  # noqa: ANN001
         await asyncio.sleep(0.001)
 
 
-async def step(pilot, lst: MessageList, frames: Frames, key: str) -> tuple[float, float]:  # noqa: ANN001
-    """Press *key*; return (key to the last frame of the step, the whole Pilot round trip)."""
-    t0 = time.perf_counter()
+async def step(pilot, lst: MessageList, frames: Frames, key: str) -> tuple[float, float, float]:  # noqa: ANN001
+    """Press *key*; return (key to the last frame of the step, the whole Pilot round trip, the process's CPU
+    time for the round trip, every thread counted)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     await pilot.press(key)
     await until_drawn(pilot, lst)
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), time.process_time() - c0
     drawn = max((t for t in frames.times if t >= t0), default=t0)
-    return drawn - t0, done - t0
+    return drawn - t0, done - t0, cpu
 
 
-def report(label: str, runs: list[tuple[float, float]]) -> None:
+def report(label: str, runs: list[tuple[float, float, float]]) -> None:
     app_side = sorted(r[0] for r in runs)
     pilot = sorted(r[1] for r in runs)
+    cpu = statistics.median(r[2] for r in runs)
     p95 = app_side[max(0, int(len(app_side) * 0.95) - 1)]
     print(f"{label}: key to frame median {ms(statistics.median(app_side))}, p95 {ms(p95)}, "
-          f"max {ms(app_side[-1])} (Pilot round trip median {ms(statistics.median(pilot))})")
+          f"max {ms(app_side[-1])} (Pilot round trip median {ms(statistics.median(pilot))}, CPU {ms(cpu)})")
 
 
 async def drive(app, pages: int) -> None:  # noqa: ANN001
