@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import (
     CTE,
     CompoundSelect,
     Engine,
+    Integer,
     Select,
-    and_,
-    case,
+    bindparam,
     func,
     literal,
     null,
@@ -108,38 +109,55 @@ class _Threads:
             self.parent[rb] = ra
 
 
-def _hits(linked: Select, readable: list[int], before: tuple[datetime, int] | None) -> CTE:
-    """The linked messages held in a readable mailbox (older than *before*), once each with their date.
+def _hits(linked: Select, older: bool) -> CTE:
+    """The linked messages held in a readable mailbox (older than the cursor), once each with their date.
 
     The address and domain indexes (both holding message_id) give the ids; "+ 0" keeps SQLite on the
     message_id index of locations instead of walking every location of the readable mailboxes. The
     result is materialized: the page and the counts below read it, not the indexes, again."""
     loc = message_locations.c
     hits = (select(loc.message_id.label("mid"), func.max(loc.sent_at).label("ts"))
-            .where(loc.message_id.in_(linked.scalar_subquery()), (loc.mailbox_id + 0).in_(readable))
+            .where(loc.message_id.in_(linked.scalar_subquery()),
+                   (loc.mailbox_id + 0).in_(bindparam("readable", expanding=True)))
             .group_by(loc.message_id))
-    if before is not None:
-        hits = hits.having(tuple_(func.max(loc.sent_at), loc.message_id)
-                           < tuple_(int(before[0].timestamp()), before[1]))
+    if older:
+        cursor = tuple_(bindparam("before_ts", type_=Integer), bindparam("before_id", type_=Integer))
+        hits = hits.having(tuple_(func.max(loc.sent_at), loc.message_id) < cursor)
     return hits.cte("hits").prefix_with("MATERIALIZED")
 
 
-def _page_and_volume(hits: CTE, limit: int | None, origin: int | None, weeks: int) -> CompoundSelect:
-    """One statement: ("page", id, date, NULL) for the newest *limit* hits (all without a limit), then
-    ("count", week, messages, sent) per week of the chart (week NULL outside it, or for every hit when
-    there is no chart). The sender is read only for messages inside the chart's weeks."""
+@cache
+def _statement(kind: str, older: bool, limited: bool) -> CompoundSelect:
+    """One statement (built once per shape; the record, mailboxes, cursor, limit and weeks are bound):
+    ("page", id, date, NULL) for the newest *limit* hits, ("total", NULL, messages, NULL), and on a first
+    page ("week", week, messages, sent by a connected mailbox) for each week of the chart that has mail.
+    The sender is read only for messages inside the chart's weeks."""
+    record = bindparam("record", type_=Integer)
+    hits = _hits(contact_message_ids(record) if kind == "contact" else company_message_ids(record), older)
     page = (select(literal("page").label("part"), hits.c.mid.label("a"), hits.c.ts.label("b"),
                    null().label("c"))
-            .order_by(hits.c.ts.desc(), hits.c.mid.desc()).limit(limit).subquery("page"))
-    if origin is None:
-        volume = select(literal("count"), null(), func.count(), null()).select_from(hits)
-    else:
-        charted = and_(hits.c.ts >= origin, hits.c.ts < origin + weeks * WEEK_SECONDS)
-        week = case((charted, (hits.c.ts - origin) // WEEK_SECONDS), else_=null())
+            .order_by(hits.c.ts.desc(), hits.c.mid.desc())
+            .limit(bindparam("limit", type_=Integer) if limited else None).subquery("page"))
+    parts = [select(page), select(literal("total"), null(), func.count(), null()).select_from(hits)]
+    if not older:
+        origin = bindparam("origin", type_=Integer)
+        week = ((hits.c.ts - origin) // WEEK_SECONDS).label("week")
         sender = select(messages.c.from_address).where(messages.c.id == hits.c.mid).scalar_subquery()
-        out = case((charted, sender.in_(select(mailboxes.c.email))), else_=null())
-        volume = select(literal("count"), week, func.count(), func.sum(out)).select_from(hits).group_by(week)
-    return union_all(select(page), select(volume.subquery("volume")))
+        weekly = (select(literal("week"), week, func.count(), func.sum(sender.in_(select(mailboxes.c.email))))
+                  .where(hits.c.ts >= origin, hits.c.ts < bindparam("end", type_=Integer))
+                  .group_by(week).subquery("weekly"))
+        parts.append(select(weekly))
+    return union_all(*parts)
+
+
+_ids = bindparam("ids", expanding=True)
+_HOLDERS = (select(message_locations.c.message_id, message_locations.c.mailbox_id)
+            .where(message_locations.c.message_id.in_(_ids),
+                   (message_locations.c.mailbox_id + 0).in_(bindparam("readable", expanding=True))))
+_DETAILS = (select(messages.c.id, messages.c.sent_at, messages.c.subject, messages.c.from_address,
+                   messages.c.from_name, messages.c.header_message_id, messages.c.in_reply_to,
+                   messages.c.reference_ids, messages.c.is_automated)
+            .where(messages.c.id.in_(_ids)))
 
 
 class Timelines:
@@ -166,11 +184,9 @@ class Timelines:
                 kind: Literal["contact", "company"] = "contact"
                 record_id = contact_id
                 title = conn.execute(select(contacts.c.name).where(contacts.c.id == contact_id)).scalar()
-                linked = contact_message_ids(contact_id)
             else:
                 kind, record_id = "company", company_id  # type: ignore[assignment]
                 title = conn.execute(select(companies.c.name).where(companies.c.id == company_id)).scalar()
-                linked = company_message_ids(company_id)  # type: ignore[arg-type]
             if title is None:
                 raise NotFound(f"No {kind} {record_id}.")
             boxes = {i: e for i, e in conn.execute(select(mailboxes.c.id, mailboxes.c.email))}
@@ -179,30 +195,24 @@ class Timelines:
             holders: dict[int, list[int]] = {}
             details = {}
             if readable:
-                hits = _hits(linked, readable, before)
-                rows = _page_and_volume(hits, None if limit is None else limit + 1,
-                                        origin if before is None else None, weeks)
-                for part, a, b, c in conn.execute(rows):
+                params = {"record": record_id, "readable": readable, "origin": origin,
+                          "end": origin + weeks * WEEK_SECONDS, "limit": (limit or 0) + 1}
+                if before is not None:
+                    params.update(before_ts=int(before[0].timestamp()), before_id=before[1])
+                for part, a, b, c in conn.execute(
+                        _statement(kind, before is not None, limit is not None), params):
                     if part == "page":
                         page.append((a, b))
+                    elif part == "total":
+                        total = b
                     else:
-                        total += b
-                        if a is not None:
-                            counts[a] = [b - (c or 0), c or 0]
+                        counts[a] = [b - c, c]
                 wanted = [mid for mid, _ts in page[:limit]]
                 for i in range(0, len(wanted), CHUNK):
                     ids = wanted[i : i + CHUNK]
-                    for mid, box_id in conn.execute(
-                            select(message_locations.c.message_id, message_locations.c.mailbox_id)
-                            .where(message_locations.c.message_id.in_(ids),
-                                   (message_locations.c.mailbox_id + 0).in_(readable))):
+                    for mid, box_id in conn.execute(_HOLDERS, {"ids": ids, "readable": readable}):
                         holders.setdefault(mid, []).append(box_id)
-                    for row in conn.execute(
-                            select(messages.c.id, messages.c.sent_at, messages.c.subject,
-                                   messages.c.from_address, messages.c.from_name,
-                                   messages.c.header_message_id, messages.c.in_reply_to,
-                                   messages.c.reference_ids, messages.c.is_automated)
-                            .where(messages.c.id.in_(ids))):
+                    for row in conn.execute(_DETAILS, {"ids": ids}):
                         details[row[0]] = row
         own = set(boxes.values())
         more = limit is not None and len(page) > limit
