@@ -70,11 +70,11 @@ def _sync(ctx: Context) -> int:
 def _once(ctx: Context) -> int:
     from store.lite import LiteStore
     from store.sync.engine import NEEDS_ATTENTION, mailbox_by_email
-    from store.sync.scheduler import describe
-    from tui.cli.send import report_drain
 
     store, args = ctx.sync_store, ctx.args
     if not isinstance(store, LiteStore) or not store.outbox_idle():
+        from tui.cli.send import report_drain
+
         # First, so this sync already loads the Sent copies; the full store, since it sends mail.
         report_drain(ctx.store.outbox.drain(ctx.secrets))
     if args.mailbox:
@@ -101,6 +101,8 @@ def _once(ctx: Context) -> int:
         json.dump([s.as_dict() for s in summaries], sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
     else:
+        from store.sync.scheduler import describe
+
         emit(
             ctx,
             [describe(s) for s in summaries],
