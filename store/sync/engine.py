@@ -179,6 +179,15 @@ class SyncService:
             summary.ok, summary.error, summary.error_kind = False, str(exc), "busy"
             progress(SyncFinished(summary))
             return summary
+        except OSError as exc:  # the lock file cannot be made (a full disk, a read-only folder)
+            summary.ok, summary.error_kind = False, _error_kind(exc)
+            summary.error = (
+                self._describe(exc, mailbox)
+                if summary.error_kind == "disk_full"
+                else f"Cannot create the sync lock {lock.path}: {exc.strerror or exc}"
+            )
+            progress(SyncFinished(summary))
+            return summary
         try:
             progress(SyncStarted(mailbox.id, mailbox.email))
             self._run_with_retries(mailbox, secrets, progress, options, summary)

@@ -34,9 +34,12 @@ class MailboxLock:
         except BlockingIOError:
             os.close(fd)
             raise SyncBusy(f"{self.label} is already being synced by another process.") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # the pid is only informative: a full disk must not fail the sync here
         return self
 
     def release(self) -> None:

@@ -32,13 +32,17 @@ def small(tmp_path: Path):  # noqa: ANN201
         yield where
 
 
-@pytest.mark.parametrize("workers", [0, 1], ids=["one-process", "with-helper"])
-def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pki, small, workers):
+@pytest.mark.parametrize(
+    "workers,leave",
+    [(0, 3 << 20), (1, 3 << 20), (0, 0)],
+    ids=["bodies", "bodies-with-helper", "headers"],
+)
+def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pki, small, workers, leave):
     box = fault_mailbox(COUNT, SIZE, ("INBOX", "Archive"))
     server = serve(hostile, pki, box)
     env = make_box_env(small, server.port, pki.ca_file)
     try:
-        filler = fill(small, leave=3 << 20)  # 3 MB left: not enough for the mail and its WAL
+        filler = fill(small, leave)  # 3 MB left is not enough for the mail and its WAL; 0 not for envelopes
         first = env.sync(workers=workers)
         assert not first.ok, "the sync claims success on a full disk"
         assert first.error_kind == "disk_full", (first.error_kind, first.error)
@@ -47,6 +51,8 @@ def test_first_load_on_a_full_disk_stops_cleanly_and_completes_later(hostile, pk
         originals = server_messages(box)
         loaded = assert_nothing_partial(env, originals)
         assert loaded < COUNT, "everything fitted: the test did not fill the disk"
+        if not leave:
+            assert env.sql("SELECT count(*) FROM messages") == [(0,)], "envelopes stored on a full disk"
 
         filler.unlink()
         second = env.sync(workers=workers)

@@ -142,6 +142,7 @@ def send_env(hostile, pki, box_env_factory, replies=None, sent_reply=""):  # noq
     session = smtp_session(PASSWORD, replies=replies)
     smtp = hostile("SMTP", [tls(pki.server), send("220 hostile.test ESMTP"), session])
     env = box_env_factory(imap.port, pki.ca_file, smtp_port=smtp.port)
+    env.imap_server = imap
     return env, box, session
 
 
@@ -203,3 +204,20 @@ def test_sent_copy_refused_by_quota_keeps_the_message_sent_and_says_why(hostile,
     drain(env, t0 + timedelta(days=1))
     assert env.sql("SELECT copy_done FROM outbox WHERE id = ?", item.id) == [(1,)]
     assert len(box.folders["Sent"].messages) == 1 and len(session.received) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store/delivery.py (sending, H7): a Sent copy refused with a permanent NO ([LIMIT], [TOOBIG]) is "
+    "APPENDed again every COPY_RETRY (5 min) forever; stop after such a NO (or back off and give up, keeping "
+    "copy_error) so the outbox says the copy will not be saved",
+)
+def test_a_permanently_refused_sent_copy_is_not_tried_forever(hostile, pki, box_env_factory):
+    env, _, _ = send_env(hostile, pki, box_env_factory, sent_reply="{tag} NO [LIMIT] message too large")
+    env.store.outbox.queue(env.admin, Draft(env.box.id, to=("bob@example.test",), subject="Copy"))
+    t0 = datetime.now(UTC)
+    for hours in range(0, 24 * 7, 6):  # a week of drains, four a day
+        drain(env, t0 + timedelta(hours=hours))
+    server = env.imap_server
+    appends = sum(t.names().count("APPEND") for t in server.wait(len(server.transcripts)))
+    assert appends <= 3, f"the refused copy was APPENDed {appends} times in a week"
