@@ -53,13 +53,14 @@ class Unmatched:
             return []
         c = address_counts.c
         with db.read(self._engine) as conn:
-            where = [c.address.not_in(select(contact_emails.c.address)),
-                     c.address.not_in(select(ignored_addresses.c.address)),
-                     c.address.not_in(select(mailboxes.c.email))]
+            where = []
             if set(conn.execute(select(mailboxes.c.id)).scalars()) - set(readable):
                 where.append(or_(*(func.instr(c.boxes, f" {box} ") > 0 for box in readable)))
             n, last = func.sum(c.messages), func.max(c.last_at)
             q = (select(c.address, n, last).where(*where).group_by(c.address)
+                 .having(c.address.not_in(select(contact_emails.c.address)),  # once per address, not row
+                         c.address.not_in(select(ignored_addresses.c.address)),
+                         c.address.not_in(select(mailboxes.c.email)))
                  .order_by(n.desc(), last.desc(), c.address))
             batch = offset + limit + 50  # SQLite keeps only the top *batch* while sorting
             while True:  # automated senders (no-reply …) are left out here, so ask again for more if short
