@@ -84,3 +84,37 @@ def test_queueing_a_message_on_a_full_disk_says_so(hostile, pki, small):
         assert integrity(env.store.path) == "ok"
     finally:
         env.store.close()
+
+
+def test_delivering_on_a_full_disk_sends_nothing_and_sends_once_later(hostile, pki, small):
+    """A drain that cannot record `sending` must not send: DiskFull, nothing on the wire, the item still
+    queued; with room again it goes out once."""
+    from datetime import UTC, datetime
+
+    from store.compose import Draft
+    from tests.harness.hostile import send, tls
+    from tests.harness.hostile_smtp import smtp_session
+    from tests.security.conftest import PASSWORD
+
+    box = fault_mailbox(0, 0)
+    box.folder("INBOX")
+    box.folder("Sent")
+    imap = serve(hostile, pki, box)
+    session = smtp_session(PASSWORD)
+    smtp = hostile("SMTP", [tls(pki.server), send("220 hostile.test ESMTP"), session])
+    env = make_box_env(small, imap.port, pki.ca_file, smtp_port=smtp.port)
+    try:
+        draft = Draft(env.box.id, to=("bob@example.test",), subject="Later", body="y" * 300_000)
+        item = env.store.outbox.queue(env.admin, draft)
+        filler = fill(small, 0)
+        with pytest.raises(DiskFull):
+            env.store.outbox.drain(env.secrets, now=datetime.now(UTC), timeout=5)
+        assert session.received == [], "sent although the store could not record it"
+        filler.unlink()
+        assert env.store.outbox.get(env.admin, item.id).state == "queued"
+        env.store.outbox.drain(env.secrets, now=datetime.now(UTC), timeout=5)
+        assert env.store.outbox.get(env.admin, item.id).state == "sent"
+        assert len(session.received) == 1
+        assert len(box.folders["Sent"].messages) == 1
+    finally:
+        env.store.close()
