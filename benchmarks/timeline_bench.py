@@ -8,8 +8,10 @@ Rows go straight into the store's tables (executemany, no IMAP): companies with 
 free-mail addresses), strangers, four mailboxes of two users, threads, automated mail, and a tenth of the
 messages also held by a second mailbox. Timelines are opened through the service API
 (`store.crm.timelines.open`), as the Timeline tab does, for random contacts and companies and for the
-busiest ones. Linking itself is a join, so a sync pays only for the automated-mail test in the parser and
-for the index on message_addresses.domain; both are measured on their own at the end.
+busiest ones, and every page of the busiest company; the unmatched queue for a user reading three of
+the four mailboxes (alice) and one (bob). Linking itself is a join, so a sync pays only for the
+automated-mail test in the parser, the index on message_addresses.domain and the triggers that keep
+address_counts (the unmatched queue's counts); these are measured on their own at the end.
 """
 
 from __future__ import annotations
