@@ -160,3 +160,32 @@ async def test_timeline_loads_older_pages_at_the_end_of_the_list(make_app, store
         await settle(pilot)
         assert isinstance(app.screen, MessageViewScreen)
         assert app.screen.detail is not None and app.screen.detail.subject == "Pricing for 2026"
+
+
+async def test_reaching_the_end_of_a_long_list_loads_one_page(make_app, store, alice) -> None:
+    """A list taller than the screen: end loads the next page only, not the one after it too."""
+    from tests.tui.crm_support import DANA, at
+    from tests.unit.crm_mail import deliver, message
+
+    data = seed_crm(store, alice)
+    for n in range(45):
+        when = at(2, 1 + n % 27, n % 20)
+        deliver(store, data.mailbox_id, message(DANA, "alice@gmail.com", f"Note {n}", when))
+    app = quiet(make_app())
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        app.push_screen(ContactPageScreen(store, alice, data.dana, page_size=20))
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        table = app.screen.query_one("#timeline-table", DataTable)
+
+        def listed() -> int:
+            return sum(str(key.value).startswith("message-") for key in table.rows)
+
+        assert listed() == 20
+        await pilot.press("end")
+        await settle(pilot)
+        assert listed() == 40 and "11 older messages" in rows(app, "#timeline-table")[-1][3]
+        await pilot.press("end")
+        await settle(pilot)
+        assert listed() == 51 and "older messages" not in rows(app, "#timeline-table")[-1][3]

@@ -122,7 +122,7 @@ class TimelinePane(Vertical):
             table.remove_row(MORE_KEY)
         self._left = view.messages
         self._add_page(view)
-        self._want_more()
+        self._want_more(scrolled=False)  # the list grew: only a cursor still on its last row asks again
 
     def _add_page(self, view: TimelineView) -> None:
         table = self.query_one(DataTable)
@@ -144,28 +144,30 @@ class TimelinePane(Vertical):
             table.add_row("", "", "", Text(f"… {self._left} older messages: ↓, end or enter loads them",
                                            style="italic"), key=MORE_KEY)
 
-    def _want_more(self) -> None:
-        """Ask for the next page if the cursor sits on the last row or the table is scrolled to its end."""
+    def _want_more(self, scrolled: bool) -> None:
+        """Ask for the next page if the cursor sits on the last row, or (*scrolled*) the table was just
+        scrolled to its end."""
         table = self.query_one(DataTable)
-        at_end = table.row_count and (table.cursor_row >= table.row_count - 1
-                                      or (table.max_scroll_y > 0 and table.scroll_y >= table.max_scroll_y))
+        at_end = table.row_count and (
+            table.cursor_row >= table.row_count - 1
+            or (scrolled and table.max_scroll_y > 0 and table.scroll_y >= table.max_scroll_y))
         if self._next is not None and not self._asked and at_end:
             self._asked = True
             self.post_message(TimelineOlderWanted(self._next))
 
     def _scrolled(self, _value: float) -> None:
-        self._want_more()
+        self._want_more(scrolled=True)
 
     @on(DataTable.RowHighlighted, "#timeline-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self._want_more()
+        self._want_more(scrolled=False)
 
     @on(DataTable.RowSelected, "#timeline-table")
     def _chosen(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value == MORE_KEY:
-            self._want_more()
+            self._want_more(scrolled=False)
             return
         item = self._items.get(str(event.row_key.value))
         if item is not None:
