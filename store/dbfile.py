@@ -33,7 +33,7 @@ def check_file(conn: sqlite3.Connection) -> None:
     check. Costs one stat."""
     known = OPENED.get(id(conn))
     if known is None:
-        path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        path = _main_path(conn)
         if not path:
             return  # an in-memory database
         ident = file_identity(path)
@@ -44,8 +44,17 @@ def check_file(conn: sqlite3.Connection) -> None:
     path, dev, ino = known
     now = file_identity(path)
     if now != (dev, ino):
+        actual = _main_path(conn)
+        if actual and os.path.realpath(actual) != os.path.realpath(path):
+            del OPENED[id(conn)]  # another connection, reusing the id of a closed one: learn its file
+            return check_file(conn)
         _empty_wal(conn)
         raise DatabaseGone(path, replaced=now is not None)
+
+
+def _main_path(conn: sqlite3.Connection) -> str:
+    """The file of the connection's main database ('' in memory)."""
+    return next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
 
 
 def _empty_wal(conn: sqlite3.Connection) -> None:
