@@ -28,6 +28,29 @@ def compress_chunks(raw: bytes) -> list[bytes]:
     return [compress(raw[i : i + RAW_CHUNK]) for i in range(0, len(raw), RAW_CHUNK)]
 
 
+def compress_many(raws: list[bytes]) -> list[tuple[bytes, ...]]:
+    """compress_chunks of each message, in one call into zstd for all of them when it offers that: the
+    GIL is then released once per window instead of once per message (a thread that compresses while
+    another parses waits for the GIL each time it comes back). Same frames as compress()."""
+    pieces = [raw[i : i + RAW_CHUNK] for raw in raws for i in range(0, max(len(raw), 1), RAW_CHUNK)]
+    comp = getattr(_local, "compressor", None)
+    if comp is None:
+        compress(b"")
+        comp = _local.compressor
+    multi = getattr(comp, "multi_compress_to_buffer", None)
+    if multi is None or not pieces:
+        frames = [compress(p) for p in pieces]
+    else:
+        frames = [segment.tobytes() for segment in multi(pieces, threads=1)]
+    out: list[tuple[bytes, ...]] = []
+    pos = 0
+    for raw in raws:
+        n = max(1, -(-len(raw) // RAW_CHUNK))
+        out.append(tuple(frames[pos : pos + n]))
+        pos += n
+    return out
+
+
 def decompress(codec: str, data: bytes) -> bytes:
     """One stored chunk back as raw bytes."""
     if codec == CODEC:

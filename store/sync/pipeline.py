@@ -24,8 +24,9 @@ from urllib.parse import quote
 from store.db import BUSY_TIMEOUT_MS
 from store.dbfile import OPENED
 from store.sync import writer
+from store.sync.codec import compress_many
 from store.sync.imap import uid_set
-from store.sync.parse import Body, Parsed, compress_chunks, parse_body
+from store.sync.parse import Body, Parsed, parse_body
 
 if TYPE_CHECKING:
     from store.sync.engine import Run
@@ -57,10 +58,10 @@ class _Writer(threading.Thread):
                     continue  # drain what is queued after a failure; the caller stops feeding
                 window, items = item
                 try:
+                    frames = compress_many([raw for _, raw, _ in items])  # one GIL release
                     parsed = [
                         Parsed(mid, b.text, tuple(b.attachments), "; ".join(b.problems), chunks)
-                        for mid, raw, b in items
-                        for chunks in (tuple(compress_chunks(raw)),)
+                        for (mid, _, b), chunks in zip(items, frames, strict=True)
                     ]
                     del items, item
                     writer.store_bodies(conn, parsed)

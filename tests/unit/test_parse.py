@@ -180,3 +180,15 @@ def test_fast_fetch_parser_reads_literals_and_items() -> None:
     assert out[18] == {b"BODY[]": b"abc", b"FLAGS": ()}
     assert set(out) == {17, 18}
     assert parse.internal_timestamp(out[17][b"INTERNALDATE"]) == 1704178800
+
+
+def test_a_window_compressed_in_one_call_gives_the_same_chunks() -> None:
+    from store.sync.codec import compress_many
+
+    big = bytes(range(256)) * (5 << 12) + b"!"  # 5 MiB and a byte: six chunks
+    raws = [b"", b"Subject: x\r\n\r\nhi\r\n", big, next(corpus.generate(count=1, avg_size=60_000)).wire]
+    windows = compress_many(raws)
+    assert windows == [tuple(parse.compress_chunks(r)) for r in raws]
+    assert [len(w) for w in windows[:3]] == [1, 1, 6]
+    for raw, chunks in zip(raws, windows, strict=True):
+        assert b"".join(parse.decompress(parse.CODEC, c) for c in chunks) == raw
