@@ -68,20 +68,7 @@ def examine_and_fetch_new(
         int(resp.get(b"EXISTS", 0)),
         int(resp[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in resp else None,
     )
-    new = _fetch_answer(session, fetch, items)
+    new = session.read_fetch(fetch, items)
     if status.uidvalidity != uidvalidity:
         return status, {}, set(), None
     return status, changed, vanished, new
-
-
-def _fetch_answer(session: Session, tag: str, items: list[str]) -> dict[int, dict[bytes, Any]]:
-    """The answer to the UID FETCH sent as *tag*, by UID (parsed as `Session.fetch` parses it)."""
-    from imapclient.response_parser import parse_fetch_response
-
-    imap = session.client._imap
-    typ, data = imap._command_complete("FETCH", tag)
-    session.client._checkok("fetch", typ, data)
-    typ, data = imap._untagged_response(typ, data, "FETCH")
-    if data == [None]:
-        return {}
-    return parse_simple_fetch(data) or parse_fetch_response(data, False, True)
