@@ -21,7 +21,17 @@ from sqlalchemy import and_, or_, select, update
 
 from store import db
 from store.delivery_loop import DeliveryLoop, OutboxLock, crash_point
-from store.delivery_policy import BACKOFF, COPY_RETRY, GIVE_UP_AFTER, Failure, backoff, classify
+from store.delivery_policy import (
+    BACKOFF,
+    COPY_GIVE_UP,
+    COPY_REFUSED_RETRY,
+    COPY_RETRY,
+    GIVE_UP_AFTER,
+    Failure,
+    backoff,
+    classify,
+    copy_refused,
+)
 from store.errors import StoreError
 from store.schema import principals
 from store.schema_outbox import outbox
@@ -147,6 +157,7 @@ class Delivery:
         cond = [
             outbox.c.state == "sent",
             outbox.c.copy_done.is_(False),
+            outbox.c.copy_refusals < COPY_GIVE_UP,
             or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
         ]
         if only is not None:
@@ -361,7 +372,7 @@ class Delivery:
                     folder.save(row["bcc_header"] + row["raw"], row["message_id"], row["sent_at"] or now)
                 except Exception as exc:  # noqa: BLE001 - the message is sent; the copy is retried later
                     text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreError) else str(exc)
-                    self._set(item_id, copy_error=text, next_attempt_at=now + COPY_RETRY)
+                    self._copy_failed(item_id, row["copy_refusals"], exc, text, now)
                     out.append(SendResult(item_id, box.email, "sent", text, copy_done=False))
                     if folder is not None:
                         folder.close()
@@ -374,6 +385,21 @@ class Delivery:
             if folder is not None:
                 folder.close()
         return out
+
+
+    def _copy_failed(self, item_id: int, refusals: int, exc: Exception, text: str, now: datetime) -> None:
+        """Network trouble: try again in COPY_RETRY. The server's NO: back off, and after COPY_GIVE_UP of
+        them stop (no next attempt) until the user retries, saying so in the copy's error."""
+        if not copy_refused(exc):
+            self._set(item_id, copy_error=text, next_attempt_at=now + COPY_RETRY)
+            return
+        refusals += 1
+        if refusals >= COPY_GIVE_UP:
+            text += f" (refused {refusals} times; no longer tried until you retry it)"
+            self._set(item_id, copy_error=text, copy_refusals=refusals, next_attempt_at=None)
+            return
+        delay = COPY_REFUSED_RETRY[min(refusals, len(COPY_REFUSED_RETRY)) - 1]
+        self._set(item_id, copy_error=text, copy_refusals=refusals, next_attempt_at=now + delay)
 
 
 def _rset(smtp: smtplib.SMTP) -> None:

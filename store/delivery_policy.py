@@ -16,7 +16,9 @@ from store.errors import StoreError
 
 BACKOFF = (60, 120, 300, 600, 1800)  # seconds before the 1st, 2nd, … retry after a temporary failure
 GIVE_UP_AFTER = timedelta(days=3)  # a message still not accepted after this fails with the last reason
-COPY_RETRY = timedelta(minutes=5)  # between attempts to save a Sent copy
+COPY_RETRY = timedelta(minutes=5)  # between attempts to save a Sent copy (network trouble: tried again)
+COPY_REFUSED_RETRY = (timedelta(hours=1), timedelta(hours=6))  # after the server's 1st and 2nd NO
+COPY_GIVE_UP = 3  # the server's NOs (quota, size limit) after which the copy waits for the user
 
 
 class Failure(Exception):
@@ -78,3 +80,15 @@ def classify(exc: BaseException) -> Failure:
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the *attempts*-th failed attempt."""
     return timedelta(seconds=BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1])
+
+
+def copy_refused(exc: BaseException) -> bool:
+    """True when the IMAP server answered the Sent copy with NO or BAD (quota, size, no Sent folder), not
+    when the connection failed: only a refusal counts towards giving the copy up."""
+    from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+    from store.sent_copy import CopyError
+
+    if isinstance(exc, CopyError):
+        return True
+    return isinstance(exc, IMAPClientError) and not isinstance(exc, IMAPClientAbortError)

@@ -112,11 +112,13 @@ class LiteStore:
     def outbox_idle(self, now: datetime | None = None) -> bool:
         """Whether a delivery run would find nothing to do: nothing queued or in flight, no Sent copy
         pending, nothing old enough to prune (store/delivery.py `drain`)."""
+        from store.delivery_policy import COPY_GIVE_UP
+
         now = (now or self.clock()).astimezone(UTC)
         row = self.conn.execute(
             "SELECT 1 FROM outbox WHERE state IN ('queued', 'sending') "
-            "OR (state = 'sent' AND (copy_done = 0 OR sent_at < ?)) LIMIT 1",
-            (db_time(now - SENT_KEPT),),
+            "OR (state = 'sent' AND ((copy_done = 0 AND copy_refusals < ?) OR sent_at < ?)) LIMIT 1",
+            (COPY_GIVE_UP, db_time(now - SENT_KEPT)),
         ).fetchone()
         return row is None
 

@@ -344,7 +344,9 @@ class Outbox:
                     )
                 )
             elif item.state == "sent" and not item.copy_done:
-                conn.execute(update(outbox).where(outbox.c.id == item_id).values(next_attempt_at=now))
+                conn.execute(
+                    update(outbox).where(outbox.c.id == item_id).values(next_attempt_at=now, copy_refusals=0)
+                )
             else:
                 raise Conflict(f"Outbox item {item_id} is {item.state}; there is nothing to retry.")
             return self._own(conn, actor, item_id)

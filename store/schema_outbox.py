@@ -45,6 +45,7 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("copy_done", Boolean, nullable=False, server_default="0"),
     Column("copy_error", Text, nullable=False, server_default=""),
+    Column("copy_refusals", Integer, nullable=False, server_default="0"),  # the server's NOs to the Sent copy
     CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed', 'check')", name="ck_outbox_state"),
     Index("ix_outbox_state_due", "state", "next_attempt_at"),
     Index("ix_outbox_user", "user_id", "created_at"),

@@ -206,12 +206,6 @@ def test_sent_copy_refused_by_quota_keeps_the_message_sent_and_says_why(hostile,
     assert len(box.folders["Sent"].messages) == 1 and len(session.received) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/delivery.py (sending, H7): a Sent copy refused with a permanent NO ([LIMIT], [TOOBIG]) is "
-    "APPENDed again every COPY_RETRY (5 min) forever; stop after such a NO (or back off and give up, keeping "
-    "copy_error) so the outbox says the copy will not be saved",
-)
 def test_a_permanently_refused_sent_copy_is_not_tried_forever(hostile, pki, box_env_factory):
     env, _, _ = send_env(hostile, pki, box_env_factory, sent_reply="{tag} NO [LIMIT] message too large")
     env.store.outbox.queue(env.admin, Draft(env.box.id, to=("bob@example.test",), subject="Copy"))
@@ -221,3 +215,9 @@ def test_a_permanently_refused_sent_copy_is_not_tried_forever(hostile, pki, box_
     server = env.imap_server
     appends = sum(t.names().count("APPEND") for t in server.wait(len(server.transcripts)))
     assert appends <= 3, f"the refused copy was APPENDed {appends} times in a week"
+    item = env.store.outbox.list(env.admin)[0]
+    assert item.state == "sent" and "no longer tried until you retry it" in item.copy_error, item.copy_error
+    env.store.outbox.retry(env.admin, item.id)  # the user asks: one more APPEND, then it waits again
+    drain(env, t0 + timedelta(days=8))
+    again = sum(t.names().count("APPEND") for t in server.wait(len(server.transcripts)))
+    assert again == appends + 1, (appends, again)
