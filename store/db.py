@@ -31,6 +31,24 @@ def _prepare_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _rw_uri(path: Path) -> str:
+    """An SQLite URI that opens the existing file read-write and never creates one: a connection opened after
+    the file was deleted fails (DatabaseGone) instead of leaving an empty database at the path."""
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path))}?mode=rw"
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open the existing file read-write; a file that is gone is DatabaseGone, not a new empty database."""
+    try:
+        return sqlite3.connect(_rw_uri(path), uri=True, check_same_thread=False)
+    except sqlite3.OperationalError:
+        if file_identity(path) is None:
+            raise DatabaseGone(path, replaced=False) from None
+        raise
+
+
 def _on_connect(ident: tuple[str, int, int], dbapi_conn: sqlite3.Connection, _record: object) -> None:
     """Turn on the pragmas every connection needs and let us issue BEGIN ourselves."""
     _configure(ident, dbapi_conn)
@@ -49,6 +67,7 @@ def _configure(ident: tuple[str, int, int], dbapi_conn: sqlite3.Connection) -> N
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA temp_store = MEMORY")  # sorts and the CRM triggers' temp tables stay off the disk
     cur.close()
 
 
@@ -73,7 +92,7 @@ def connect(path: Path) -> sqlite3.Connection:
     dev, ino = file_identity(path) or (0, 0)
     old_umask = os.umask(0o077)
     try:
-        conn = sqlite3.connect(path, check_same_thread=False)
+        conn = _open(path)
         _configure((str(path), dev, ino), conn)
     finally:
         os.umask(old_umask)
@@ -88,7 +107,12 @@ def make_engine(path: Path) -> Engine:
     dev, ino = file_identity(path) or (0, 0)
     old_umask = os.umask(0o077)  # the -wal and -shm files SQLite creates are private too
     try:
-        engine = create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=8)
+        engine = create_engine(
+            f"sqlite:///{path}",  # names the file for SQLAlchemy's pool choice; `creator` opens it
+            creator=partial(_open, path),
+            pool_size=4,
+            max_overflow=8,
+        )
         event.listen(engine, "connect", partial(_on_connect, (str(path), dev, ino)))
         event.listen(engine, "begin", _on_begin)
         event.listen(engine, "handle_error", partial(_on_error, path))

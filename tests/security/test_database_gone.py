@@ -135,3 +135,22 @@ def test_headless_sync_stops_when_its_database_is_deleted(hostile, pki, tmp_path
         scheduler.stop()
         thread.join(10)
         env.store.close()
+
+
+def test_a_connection_opened_after_the_deletion_leaves_no_empty_database(tmp_path: Path):
+    """The app's pool opens connections lazily; one opened after the file was deleted must not create a new,
+    empty database at the path (the next start would take it for a fresh install)."""
+    from store import db
+
+    path = tmp_path / "data dir" / "mail #1.db"
+    engine = db.make_engine(path)
+    with db.write(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    engine.dispose()  # the pool is empty: the next use opens a new connection
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+    with pytest.raises(DatabaseGone, match="deleted"), db.read(engine):
+        pass
+    with pytest.raises(DatabaseGone, match="deleted"):
+        db.connect(path)
+    assert not path.exists()
