@@ -211,8 +211,7 @@ def _fetch_window(run: Run, row: writer.FolderRow, window: list[writer.BodyJob])
     items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
     run.summary.bytes += sum(len(r) for _, r in items)
     parsed = process_batch(items)
-    writer.store_bodies(run.conn, parsed)
-    return len(parsed)
+    return writer.store_bodies(run.conn, parsed)
 
 
 # -- large messages --------------------------------------------------------------------------------

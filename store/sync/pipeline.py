@@ -64,8 +64,7 @@ class _Writer(threading.Thread):
                         for (mid, _, b), chunks in zip(items, frames, strict=True)
                     ]
                     del items, item
-                    writer.store_bodies(conn, parsed)
-                    self.stored.put((window, len(parsed)))
+                    self.stored.put((window, writer.store_bodies(conn, parsed)))
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     self.error = exc
         finally:

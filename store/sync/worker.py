@@ -156,8 +156,8 @@ def main() -> None:
             raws = session.fetch_bodies(uid_set(uids))
             check_whole(raws, {uid: size for _, uid, size in items})
             parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
-            writer.store_bodies(conn, parsed)
-            send(out, ("done", len(parsed), sum(len(r) for r in raws.values())))
+            stored = writer.store_bodies(conn, parsed)
+            send(out, ("done", stored, sum(len(r) for r in raws.values())))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
             if session is not None:

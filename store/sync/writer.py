@@ -269,10 +269,17 @@ def pending_bodies(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple
     return {fid: (n, size) for fid, n, size in rows}
 
 
-def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: bool = False) -> None:
-    """Store text, attachments and compressed raw bytes of a window of messages (*keep_raw*: streamed)."""
+def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: bool = False) -> int:
+    """Store text, attachments and compressed raw bytes of a window of messages (*keep_raw*: streamed);
+    returns how many messages got a body. Two UIDs of one message (identical copies in one folder) are
+    stored once, from the first."""
+    if len({p.message_id for p in parsed}) < len(parsed):
+        first: dict[int, Parsed] = {}
+        for p in parsed:
+            first.setdefault(p.message_id, p)
+        parsed = list(first.values())
     if not parsed:
-        return
+        return 0
     with tx(conn):
         ids = [p.message_id for p in parsed]
         for part in _chunks(ids):
@@ -301,6 +308,7 @@ def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: b
             "WHERE id = ?",
             [(p.text, bool(p.attachments), p.problems, p.problems, p.problems, p.message_id) for p in parsed],
         )
+    return len(parsed)
 
 
 def store_raw_chunk(conn: sqlite3.Connection, message_id: int, seq: int, data: bytes) -> None:

@@ -242,3 +242,23 @@ def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp
         assert missing.returncode == 1 and "No message" in missing.stderr
     finally:
         env.store.close()
+
+
+def test_the_same_message_twice_in_one_folder_is_stored_once_with_its_body(sync_env: SyncEnv) -> None:
+    """Two identical copies in one folder (a repeated APPEND or delivery) share one message row: the
+    body window fetches both UIDs and stores the one body once, in the pipeline and in a helper."""
+    env = sync_env
+    raw = simple_message(1, body="The same text twice.\n")
+    for _ in range(2):
+        append(env.account, "INBOX", raw)
+    append(env.account, "INBOX", simple_message(2))
+    for workers in (0, 1):
+        if workers:
+            env.sql("UPDATE messages SET body_loaded = 0")  # a second load of the same bodies
+        summary = env.run(workers=workers)
+        assert summary.ok, summary.error
+        assert env.sql("SELECT count(*) FROM message_locations") == [(3,)]
+        assert env.sql("SELECT count(*), sum(body_loaded) FROM messages") == [(2, 2)]
+        assert env.sql("SELECT count(*) FROM message_raw") == [(2,)]
+        texts = {t.strip() for (t,) in env.sql("SELECT body_text FROM messages")}
+        assert "The same text twice." in texts
