@@ -287,61 +287,28 @@ def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: b
             conn.execute(f"DELETE FROM message_attachments WHERE message_id IN ({marks})", part)
             if not keep_raw:
                 conn.execute(f"DELETE FROM message_raw WHERE message_id IN ({marks})", part)
-        _insert_rows(
-            conn,
-            "message_raw (message_id, seq, codec, data)",
+        conn.executemany(
+            "INSERT INTO message_raw (message_id, seq, codec, data) VALUES (?,?,?,?)",
             [(p.message_id, n, CODEC, chunk) for p in parsed for n, chunk in enumerate(p.chunks)],
         )
-        _insert_rows(
-            conn,
-            "message_attachments (message_id, part, filename, content_type, size, content_id, inline)",
+        conn.executemany(
+            "INSERT INTO message_attachments "
+            "(message_id, part, filename, content_type, size, content_id, inline) "
+            "VALUES (?,?,?,?,?,?,?)",
             [
                 (p.message_id, a.part, a.filename, a.content_type, a.size, a.content_id, a.inline)
                 for p in parsed
                 for a in p.attachments
             ],
         )
-        rows = [(p.message_id, p.text, bool(p.attachments), p.problems) for p in parsed]
-        if _UPDATE_FROM:
-            for part in _chunks(rows, ROWS):
-                conn.execute(
-                    f"WITH v(id, text, att, problems) AS (VALUES {_marks(len(part), 4)}) "
-                    "UPDATE messages SET body_text = v.text, has_attachments = v.att, body_loaded = 1, "
-                    "problems = CASE WHEN v.problems = '' THEN messages.problems "
-                    "WHEN messages.problems = '' THEN v.problems "
-                    "ELSE messages.problems || '; ' || v.problems END "
-                    "FROM v WHERE messages.id = v.id",
-                    [value for row in part for value in row],
-                )
-        else:
-            conn.executemany(
-                "UPDATE messages SET body_text = ?, has_attachments = ?, body_loaded = 1, "
-                "problems = CASE WHEN ? = '' THEN problems WHEN problems = '' THEN ? "
-                "ELSE problems || '; ' || ? END "
-                "WHERE id = ?",
-                [(text, att, pr, pr, pr, mid) for mid, text, att, pr in rows],
-            )
-    return len(parsed)
-
-
-# Rows per multi-row statement: the thread that stores a window takes the GIL back once per statement
-# (executemany takes it back after every row, and waits each time while the sync thread parses).
-ROWS = 100
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)  # UPDATE … FROM
-
-
-def _marks(rows: int, width: int) -> str:
-    one = "(" + ",".join("?" * width) + ")"
-    return ",".join([one] * rows)
-
-
-def _insert_rows(conn: sqlite3.Connection, into: str, rows: Sequence[tuple]) -> None:
-    """INSERT *rows* into `table (columns)` with multi-row VALUES, ROWS at a time."""
-    for part in _chunks(rows, ROWS):
-        conn.execute(
-            f"INSERT INTO {into} VALUES {_marks(len(part), len(part[0]))}",
-            [value for row in part for value in row],
+        conn.executemany(
+            "UPDATE messages SET body_text = ?, has_attachments = ?, body_loaded = 1, "
+            "problems = CASE WHEN ? = '' THEN problems WHEN problems = '' THEN ? "
+            "ELSE problems || '; ' || ? END "
+            "WHERE id = ?",
+            [(p.text, bool(p.attachments), p.problems, p.problems, p.problems, p.message_id) for p in parsed],
         )
+    return len(parsed)
 
 
 def store_raw_chunk(conn: sqlite3.Connection, message_id: int, seq: int, data: bytes) -> None:
