@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import smtplib
 import socket
@@ -193,6 +194,11 @@ def imap_connect(ep: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> IMAPClient:
         _close_quietly(client)
         raise explain("IMAP", ep, exc) from None
     _guard_imap(client)
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        # imapclient sets imaplib's debug level to 5, so imaplib formats a repr of every response (each
+        # whole message, then each whole FETCH answer) for a debug log nobody reads: a third of the sync's
+        # body-phase CPU, and work in every IDLE watcher and Sent copy. Kept when that log is switched on.
+        client._imap.debug = 0
     return client
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -125,11 +124,6 @@ class Session:
     def __init__(self, client: IMAPClient, use_condstore: bool = True, use_qresync: bool = True) -> None:
         self.client = client
         client.normalise_times = False
-        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
-            # imapclient sets imaplib's debug level to 5, so imaplib formats a repr of every response
-            # (each whole message, then each whole FETCH answer) for a debug log nobody reads: a third
-            # of the body phase's CPU. Kept when that log is switched on.
-            client._imap.debug = 0
         caps = {c.decode().upper() if isinstance(c, bytes) else c.upper() for c in client.capabilities()}
         self.caps = caps
         self.qresync = use_qresync and use_condstore and "QRESYNC" in caps

@@ -100,3 +100,14 @@ def test_a_refused_examine_is_an_error_and_the_session_goes_on(sync_env: SyncEnv
         assert list(session.fetch_headers("1")) == [1]
     finally:
         session.close()
+
+
+def test_every_imap_connection_has_imaplib_debug_off(sync_env: SyncEnv) -> None:
+    """imapclient turns imaplib's debug level to 5, which formats every response (whole messages) for a log
+    nobody reads; store/net.py turns it off for every connection (sync, IDLE, Sent copy), not only the sync's."""
+    ep = Endpoint("localhost", sync_env.account.imaps_port, "ssl", str(sync_env.account.ca_file))
+    client = imap_login(ep, sync_env.account.email, Secret(sync_env.account.password))
+    try:
+        assert client._imap.debug == 0
+    finally:
+        client.logout()
