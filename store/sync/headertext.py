@@ -143,7 +143,8 @@ def normalize_id(value: str) -> str:
     m = _ID.search(value)
     if m:
         return m.group(1)
-    return value.strip().strip("<>").split()[0] if value.strip() else ""
+    words = value.strip().strip("<>").split()  # "<>" alone leaves nothing
+    return words[0] if words else ""
 
 
 def parse_date(value: str) -> int | None:

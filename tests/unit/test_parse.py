@@ -68,6 +68,12 @@ def test_missing_date_falls_back_to_internal_date_and_says_so() -> None:
     assert _env(raw, internal=lambda: 99).sent_at == 99
 
 
+def test_empty_angle_brackets_as_ids_do_not_raise() -> None:
+    env = _env(b"From: a@b.example\r\nMessage-ID: <>\r\nIn-Reply-To: < >\r\n\r\nbody\r\n")
+    assert env.message_id == "" and env.in_reply_to == "" and env.from_address == "a@b.example"
+    assert parse.normalize_id("x <y@z>") == "y@z" and parse.normalize_id(" <bare@id ") == "bare@id"
+
+
 def test_eight_bit_and_broken_headers_do_not_raise() -> None:
     raw = (
         "Subject: Сверка — без кодирования\r\nFrom: Пётр <petr@zavod.example>\r\n"
