@@ -62,3 +62,23 @@ def is_automated(headers: Mapping[str, str] | Mapping[bytes, bytes]) -> bool:
     if fields.get("return-path", "x").replace(" ", "") == "<>":  # the null sender of bounces
         return True
     return is_automated_sender(_sender(fields.get("from", "")))
+
+
+def is_automated_fields(fields: Mapping[bytes, bytes]) -> bool:
+    """is_automated for what header_fields(block, AUTOMATION_HEADERS…) returns (lower-case byte names, values
+    stripped): the same test, decoding only the fields it reads (the sync's envelope parser uses it)."""
+    if b"list-id" in fields or b"list-unsubscribe" in fields or b"x-autoreply" in fields \
+            or b"x-autorespond" in fields:
+        return True
+    value = fields.get(b"auto-submitted")
+    if value is not None:
+        auto = value.decode("utf-8", "replace").strip().lower()
+        if auto and not auto.startswith("no"):
+            return True
+    value = fields.get(b"precedence")
+    if value is not None and value.decode("utf-8", "replace").strip().lower() in _BULK_PRECEDENCE:
+        return True
+    value = fields.get(b"return-path")
+    if value is not None and value.decode("utf-8", "replace").strip().replace(" ", "") == "<>":
+        return True
+    return is_automated_sender(_sender(fields.get(b"from", b"").decode("utf-8", "replace").strip()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from calendar import timegm
 from email.utils import mktime_tz, parsedate_tz
 
 HEADER_TEXT_LIMIT = 2_000  # characters of a stored subject or display name; the raw header keeps the rest
@@ -15,6 +16,14 @@ _ID = re.compile(r"<([^<>\s]+)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")  # CR, LF, NUL, … in header text: never stored
+_MONTHS = {m: n for n, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+# "Tue, 2 Jan 2024 10:00:00 +0100" with one space between the parts, then perhaps " (comment)": the five
+# parts email.utils' parsedate_tz reads after a "Day," word; a year of four digits from 1000 is taken as is.
+_PLAIN_DATE = re.compile(
+    r"[A-Za-z]{3}, ([0-9]{1,2}) (" + "|".join(_MONTHS) + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r" ((?:\+[0-9]{4})|(?:-(?!0000)[0-9]{4}))(?: .*)?",
+    re.DOTALL,
+)
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
     "gbk": "gb18030",
@@ -52,6 +61,36 @@ def header_block(raw: bytes) -> bytes | None:
 
 def header_fields(block: bytes, wanted: tuple[bytes, ...] | None = None) -> dict[bytes, bytes]:
     """Unfolded header fields by lower-case name (the first occurrence wins), optionally only *wanted*."""
+    if wanted is None:
+        return _fields_by_lines(block, None)
+    pattern = _WANTED_PATTERNS.get(wanted)
+    if pattern is None:
+        pattern = _WANTED_PATTERNS[wanted] = _wanted_pattern(wanted)
+    out: dict[bytes, bytes] = {}
+    for name, value in pattern.findall(b"\n" + block.replace(b"\r\n", b"\n")):
+        name = name.lower()
+        if name not in out:
+            out[name] = b" ".join(p.strip() for p in value.split(b"\n")) if b"\n" in value else value.strip()
+    return out
+
+
+_WANTED_PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+
+def _wanted_pattern(wanted: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """One regex that finds the *wanted* fields exactly as _fields_by_lines reads them: a line that does not
+    start with a space or tab, its name (ASCII case-insensitive) between the whitespace bytes.strip() removes,
+    the first colon, then the rest of the line and the folded lines after it. The text it runs on starts with
+    a newline, so every match starts with a literal and the regex engine skips ahead between lines."""
+    names = b"|".join(re.escape(n) for n in sorted(set(wanted), key=len, reverse=True))
+    return re.compile(
+        rb"\n(?:[\r\x0b\x0c][ \t\r\x0b\x0c]*)?(" + names + rb")[ \t\r\x0b\x0c]*:([^\n]*(?:\n[ \t][^\n]*)*)",
+        re.IGNORECASE,
+    )
+
+
+def _fields_by_lines(block: bytes, wanted: tuple[bytes, ...] | None) -> dict[bytes, bytes]:
+    """header_fields line by line: the reference the regex of _wanted_pattern follows (see its test)."""
     out: dict[bytes, bytes] = {}
     name = b""
     parts: list[bytes] = []
@@ -106,7 +145,8 @@ def decode_charset(data: bytes, charset: str | None, problems: list[str] | None 
 def clean_header_text(value: str, problems: list[str] | None = None, what: str = "header") -> str:
     """Header text fit to store: control characters (CR, LF, NUL, …) become one space, and an absurdly
     long value is cut at HEADER_TEXT_LIMIT characters (noted in *problems* when given)."""
-    value = _CONTROLS.sub(" ", value).strip()
+    # isprintable() is True only without control characters, so the usual value skips the regex
+    value = value.strip() if value.isprintable() else _CONTROLS.sub(" ", value).strip()
     if len(value) > HEADER_TEXT_LIMIT:
         value = value[:HEADER_TEXT_LIMIT]
         if problems is not None:
@@ -149,6 +189,13 @@ def normalize_id(value: str) -> str:
 
 def parse_date(value: str) -> int | None:
     """Seconds since the epoch for an RFC 5322 date, or None when it cannot be read."""
+    m = _PLAIN_DATE.fullmatch(value)
+    if m is not None:  # the usual form, read as email.utils would (a "-0000" zone is left to it)
+        day, month, year, hour, minute, second, zone = m.groups()
+        offset = int(zone)
+        offset = (1 if offset >= 0 else -1) * ((abs(offset) // 100) * 3600 + (abs(offset) % 100) * 60)
+        ts = timegm((int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))) - offset
+        return ts if -(2**40) < ts < 2**40 else None
     try:
         parsed = parsedate_tz(value)
         if parsed is None:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import getaddresses
+from functools import lru_cache
 
-from store.crm.automated import AUTOMATION_HEADERS, is_automated
+from store.crm.automated import AUTOMATION_HEADERS, is_automated_fields
 from store.sync.codec import CODEC, RAW_CHUNK, ZSTD_LEVEL, compress, compress_chunks, decompress  # noqa: F401
 from store.sync.headertext import (  # noqa: F401 - re-exported
     _ID,
@@ -42,6 +43,8 @@ from store.sync.mime import (  # noqa: F401 - re-exported
 )
 
 ENVELOPE_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to", b"references")
+_ENVELOPE_AND_AUTOMATION = ENVELOPE_HEADERS + AUTOMATION_HEADERS
+_ENVELOPE_NAMES = tuple((key, key.decode()) for key in ENVELOPE_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -86,27 +89,38 @@ def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
     return out
 
 
-def _addresses(value: str) -> list[tuple[str, str]]:
+def _addresses(value: str) -> tuple[tuple[str, str], ...]:
+    """(lower-case address, display name) of an address list; lists up to 1,000 characters are remembered,
+    since the same From and To values come back message after message (a pure function of the text)."""
+    return _remembered_addresses(value) if len(value) <= 1_000 else _read_addresses(value)
+
+
+@lru_cache(maxsize=4096)
+def _remembered_addresses(value: str) -> tuple[tuple[str, str], ...]:
+    return _read_addresses(value)
+
+
+def _read_addresses(value: str) -> tuple[tuple[str, str], ...]:
     pairs = _simple_addresses(value)
     if pairs is None:
         try:
             pairs = getaddresses([value])
         except Exception:  # noqa: BLE001 - the email package can fail in odd ways on hostile input
-            return []
+            return ()
     out = []
     for name, addr in pairs:
         addr = addr.strip().lower()
         if "@" not in addr or len(addr) > 320:
             continue
-        out.append((addr, clean_header_text(decode_words(name))))
-    return out
+        out.append((addr, clean_header_text(decode_words(name)) if name else ""))
+    return tuple(out)
 
 
 def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[[], int | None]) -> Envelope:
     """The envelope of a message from its header block; *size* is RFC822.SIZE, used for the dedupe key."""
     problems = []
-    fields = header_fields(header, ENVELOPE_HEADERS + AUTOMATION_HEADERS)
-    text = {k.decode(): to_text(v) for k, v in fields.items()}
+    fields = header_fields(header, _ENVELOPE_AND_AUTOMATION)
+    text = {name: to_text(fields[key]) for key, name in _ENVELOPE_NAMES if key in fields}
     raw_subject = decode_words(text.get("subject", "")).strip()
     subject = clean_header_text(raw_subject, problems, "Subject")
     sent_at = parse_date(text["date"]) if "date" in text else None
@@ -118,7 +132,10 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
     addresses: list[tuple[str, str, str]] = []
     seen = set()
     for kind in ("from", "to", "cc"):
-        for addr, name in _addresses(text.get(kind, "")):
+        value = text.get(kind)
+        if not value:
+            continue
+        for addr, name in _addresses(value):
             if (kind, addr) not in seen:
                 seen.add((kind, addr))
                 addresses.append((kind, addr, name))
@@ -150,7 +167,7 @@ def parse_envelope(header: bytes, size: int, internal_ts: int | None | Callable[
         sent_at=int(sent_at),
         addresses=tuple(addresses),
         problems="; ".join(problems),
-        automated=is_automated(fields),
+        automated=is_automated_fields(fields),
     )
 
 

@@ -33,8 +33,10 @@ def hostile_headers() -> list[bytes]:
         b"From: =?UTF-8?Q?Eve=0D=0A=00?=\r\nSubject: x\x00y\r\n\r\n",
         b"", b"\r\n", b"Subject\r\n\r\n", b": no name\r\nSubject: s\r\n\r\n",
         b"from: lower <L@X.Example>\nSUBJECT: upper\nDate: Tue, 2 Jan 2024 10:00:00 -0800\n\n",
-        b"From: a@b.example\r\nSubject: folded\r\n  over\r\n\tthree lines\r\nTo: x@y.example,\r\n z@w.example\r\n\r\n",
-        b"From: a@b.example\r\n  continued from\r\nFrom: second@b.example\r\nSubject: first\r\nSubject: second\r\n\r\n",
+        b"From: a@b.example\r\nSubject: folded\r\n  over\r\n\tthree lines\r\n"
+        b"To: x@y.example,\r\n z@w.example\r\n\r\n",
+        b"From: a@b.example\r\n  continued from\r\nFrom: second@b.example\r\n"
+        b"Subject: first\r\nSubject: second\r\n\r\n",
         b" leading fold\r\nFrom: a@b.example\r\n\r\n",
         b"From : spaced <s@p.example>\r\nSubject :  spaced name \r\n\r\n",
         b"From: a@b.example\rSubject: lone CR\r\n\r\n",
