@@ -231,9 +231,21 @@ def _process_tree(pid: int) -> list[int]:
 
 
 def _set_password(mail_server, email: str, password: str) -> None:  # noqa: ANN001
+    """Change the user's password on the server and wait until Dovecot takes it: it stats a passwd-file at
+    most once a second, and a `mailroom sync --once` now starts well within that second."""
+    from store.net import Endpoint
+
     path = mail_server.imap_server.users_dir / email
     path.write_text(f"{email}:{{PLAIN}}{password}::::::\n", encoding="utf-8")
     path.chmod(0o644)
+    endpoint = Endpoint(mail_server.host, mail_server.imaps_port, "ssl", str(mail_server.ca_file))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            imap_login(endpoint, email, Secret(password), timeout=5).logout()
+            return
+        except NetError as exc:
+            assert exc.kind == "auth" and time.monotonic() < deadline, f"Dovecot never took it: {exc.kind}"
 
 
 def _in_process(canary: Canary, email: str, other: str, monkeypatch) -> None:  # noqa: ANN001
