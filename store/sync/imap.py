@@ -22,7 +22,19 @@ _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _MODSEQ = re.compile(rb"\bMODSEQ \((\d+)\)")
 _DATE = re.compile(rb'\bINTERNALDATE "([^"]*)"')
-_LITERAL_KEY = re.compile(rb"(\S+) \{\d+\}$")
+
+
+def _literal_key(prefix: bytes) -> bytes | None:
+    """The item name before a literal: the word before a final ` {n}` (what `(\\S+) \\{\\d+\\}$` finds, see
+    tests/unit/test_parse.py), without a regex that would start a trial at every byte of the line."""
+    body = prefix[:-1] if prefix.endswith(b"\n") else prefix  # `$` also matches before a final newline
+    brace = body.rfind(b" {")
+    if brace <= 0 or not body.endswith(b"}") or not body[brace + 2 : -1].isdigit():
+        return None
+    words = body[:brace].rsplit(None, 1)
+    if not words or body[brace - 1 : brace].isspace():
+        return None
+    return words[-1]
 
 
 def parse_simple_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:
@@ -35,10 +47,10 @@ def parse_simple_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:
         if isinstance(piece, tuple):
             prefix, literal = piece
             text.append(prefix)
-            m = _LITERAL_KEY.search(prefix)
-            if m is None:
+            key = _literal_key(prefix)
+            if key is None:
                 return None
-            item[m.group(1).upper()] = literal
+            item[key.upper()] = literal
             continue
         if piece is None:
             continue

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import random
+import re
 
 import pytest
 
 from store.sync import parse
-from store.sync.imap import parse_simple_fetch, parse_uid_set, uid_set
+from store.sync.imap import _literal_key, parse_simple_fetch, parse_uid_set, uid_set
 from tests.harness import corpus
 
 
@@ -161,6 +163,21 @@ def test_raw_chunks_round_trip() -> None:
 def test_uid_sets() -> None:
     assert uid_set([5, 1, 2, 3, 9, 10, 7]) == "1:3,5,7,9:10"
     assert parse_uid_set("41,43:45,50") == {41, 43, 44, 45, 50}
+
+
+def test_literal_key_finds_what_the_regex_found() -> None:
+    regex = re.compile(rb"(\S+) \{\d+\}$")  # what parse_simple_fetch used before (#4)
+    pieces = [b" ", b"{", b"}", b"1", b"0", b"x", b"\t", b"\n", b"\r", b"\x0b", b"\x1c", b"\xff", b"(",
+              b"BODY[]", b" {12}"]
+    rng = random.Random(3)
+    prefixes = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(50_000)]
+    prefixes.append(b'1 (UID 5 FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 10:00:00 +0000" BODY[HEADER] {582}')
+    found = 0
+    for prefix in prefixes:
+        m = regex.search(prefix)
+        assert _literal_key(prefix) == (m.group(1) if m else None), prefix
+        found += m is not None
+    assert found > 1_000 and _literal_key(prefixes[-1]) == b"BODY[HEADER]"
 
 
 def test_fast_fetch_parser_reads_literals_and_items() -> None:
