@@ -23,6 +23,7 @@ from store.identity import Actor
 from store.outbox import OutboxItem
 from store.service import Store
 from tui.delivery_runner import OutboxChanged
+from tui.widgets.relative_time import ago
 
 EMPTY = "The outbox is empty. Messages you send wait here until the server accepts them, then stay a week."
 INTRO = "r retry now · e edit and resend · d drop · escape back to the panel"
@@ -77,18 +78,6 @@ def recipients_text(item: OutboxItem) -> str:
         return "(nobody)"
     more = len(item.recipients) - 1
     return item.recipients[0] + (f" +{more}" if more else "")
-
-
-def ago(when: datetime, now: datetime) -> str:
-    """How long ago *when* was, in words."""
-    minutes = int((now - when).total_seconds() // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 60:
-        return f"{minutes} min ago"
-    if minutes < 24 * 60:
-        return f"{minutes // 60} h ago"
-    return f"on {when:%d %b %Y} UTC"
 
 
 def details(item: OutboxItem, now: datetime) -> str:

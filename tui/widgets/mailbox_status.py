@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from store.mailboxes import Mailbox
+from tui.widgets.relative_time import ago, minutes_since
 
 BAR_WIDTH = 28
 
@@ -33,18 +34,13 @@ def describe_sync(last_sync_at: datetime | None, now: datetime) -> str:
     """When a mailbox last synced, in words relative to *now*."""
     if last_sync_at is None:
         return "never synced"
-    if last_sync_at.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
-        last_sync_at = last_sync_at.replace(tzinfo=UTC)
-    minutes = int((now - last_sync_at).total_seconds() // 60)
-    if minutes < 1:
-        return "synced just now"
-    if minutes < 60:
-        return f"synced {minutes} min ago"
+    minutes = minutes_since(last_sync_at, now)
     if minutes < 24 * 60:
-        return f"synced {minutes // 60} h ago"
+        return f"synced {ago(last_sync_at, now)}"
     if minutes < 7 * 24 * 60:
         return f"synced {minutes // (24 * 60)} d ago"
-    return f"synced on {last_sync_at.astimezone():%Y-%m-%d}"
+    local = (last_sync_at if last_sync_at.tzinfo else last_sync_at.replace(tzinfo=UTC)).astimezone()
+    return f"synced on {local:%Y-%m-%d}"
 
 
 def progress_bar(done: int, total: int, colors: Mapping[str, str], width: int = BAR_WIDTH) -> Text:
