@@ -87,8 +87,8 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if "database or disk is full" in str(e):  # SQLite's words, as a helper process reports them
-            return True
+        if "database or disk is full" in str(e) or "Disk full: could not write" in str(e):
+            return True  # SQLite's words or DiskFull's (a pack file), as a helper process reports them
         todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
     return False
 

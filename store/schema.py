@@ -172,7 +172,10 @@ message_raw = Table(
     Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("codec", String(8), nullable=False),
-    Column("data", LargeBinary, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # empty when the bytes are in a pack file
+    Column("pack", Integer, nullable=True),  # store/sync/packs.py: which pack file, where, how long
+    Column("pack_offset", Integer, nullable=True),
+    Column("pack_length", Integer, nullable=True),
 )
 
 message_attachments = Table(

@@ -1,3 +1,3 @@
 """Alembic migrations of the store; HEAD names the newest revision so start-up can skip Alembic."""
 
-HEAD = "outbox3"
+HEAD = "raw1"

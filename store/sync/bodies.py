@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from store.sync import writer
 from store.sync.events import FolderProgress
 from store.sync.imap import uid_set
+from store.sync.packs import PackWriter
 from store.sync.parse import (
     TEXT_LIMIT,
     Attachment,
@@ -113,6 +114,7 @@ def load_bodies(run: Run) -> None:
         _load_large(run, rows, large, progress)
         return
     lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
+    packs = PackWriter(run.store.path)
     try:
         queue = windows()
         upcoming = next(queue, None)
@@ -137,7 +139,7 @@ def load_bodies(run: Run) -> None:
                     upcoming = next(queue, None)
             if upcoming is not None and (opts.main_lane or not lanes):
                 window, upcoming = upcoming, next(queue, None)
-                progress(window, _fetch_window(run, rows[window[0].folder_id], window))
+                progress(window, _fetch_window(run, rows[window[0].folder_id], window, packs))
             elif any(lane.pending for lane in lanes):
                 i = next(i for i, lane in enumerate(lanes) if lane.pending)
                 stored, nbytes = lanes[i].result()
@@ -145,6 +147,7 @@ def load_bodies(run: Run) -> None:
                 progress(sent[i].pop(0), stored)
         _load_large(run, rows, large, progress)
     finally:
+        packs.close()
         for lane in lanes:
             lane.close()
 
@@ -201,8 +204,11 @@ def check_whole(raws: dict[int, bytes], sizes: dict[int, int]) -> None:
             raise ShortFetch(f"UID {uid}: {len(raw)} of {sizes[uid]} bytes arrived")
 
 
-def _fetch_window(run: Run, row: writer.FolderRow, window: list[writer.BodyJob]) -> int:
-    """Fetch, parse and store one window in this process; returns the messages stored."""
+def _fetch_window(
+    run: Run, row: writer.FolderRow, window: list[writer.BodyJob], packs: PackWriter | None = None
+) -> int:
+    """Fetch, parse and store one window in this process (raw bytes in *packs* if given, else in the
+    rows); returns the messages stored."""
     if not _select(run, row):
         return 0
     raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
@@ -211,7 +217,7 @@ def _fetch_window(run: Run, row: writer.FolderRow, window: list[writer.BodyJob])
     items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
     run.summary.bytes += sum(len(r) for _, r in items)
     parsed = process_batch(items)
-    return writer.store_bodies(run.conn, parsed)
+    return writer.store_bodies(run.conn, parsed, packs=packs)
 
 
 # -- large messages --------------------------------------------------------------------------------

@@ -242,18 +242,30 @@ class Messages:
         )
 
     def raw(self, actor: Actor, message_id: int) -> bytes:
-        """The raw message as first fetched (empty until its body is loaded)."""
+        """The raw message as first fetched (empty until its body is loaded). Raises
+        store.sync.packs.RawCopyMissing when its pack file is gone or cut short."""
+        from store.sync.packs import read_frame
         from store.sync.parse import decompress
 
         if not self.get(actor, message_id).body_loaded:
             return b""  # chunks of a large message being streamed are not yet the message
         with db.read(self._engine) as conn:
             rows = conn.execute(
-                select(message_raw.c.codec, message_raw.c.data)
+                select(
+                    message_raw.c.codec,
+                    message_raw.c.data,
+                    message_raw.c.pack,
+                    message_raw.c.pack_offset,
+                    message_raw.c.pack_length,
+                )
                 .where(message_raw.c.message_id == message_id)
                 .order_by(message_raw.c.seq)
-            )
-            return b"".join(decompress(codec, data) for codec, data in rows)
+            ).all()
+        path = self._engine.url.database
+        return b"".join(
+            decompress(codec, data if pack is None else read_frame(path, pack, offset, length))
+            for codec, data, pack, offset, length in rows
+        )
 
     def thread(self, actor: Actor, message_id: int) -> list[MessageRow]:
         """Visible messages of the same conversation (linked by Message-ID, In-Reply-To and References),

@@ -1,14 +1,20 @@
 """The body phase in one process: fetching, parsing and storing of UID windows overlap.
 
-The calling thread reads window k from the IMAP connection, at once asks the server for window k+1 (so the
-server reads and encrypts it while we work) and parses window k. A writer thread compresses the raw bytes
-and stores each window in one transaction on a database connection of its own. zstd and SQLite release the
-GIL and the writer takes it only for a moment per message, so the pure-Python parsing is hardly slowed; a
-second Python process would parse in parallel but cost some 50 MB more. A queue of one window between the
-two threads bounds memory to about three windows.
+Three threads, each handing whole windows to the next through a queue of one:
+
+- the calling thread talks IMAP: it reads window k and at once asks the server for window k+1, so the
+  server reads and encrypts mail while we work; reading a socket releases the GIL, so most of its time
+  overlaps the parsing;
+- a parser thread turns raw messages into text and attachment metadata (pure Python, holds the GIL);
+- a writer thread compresses the raw bytes, appends them to a pack file (packs.py) and stores each
+  window's rows in one transaction on a database connection of its own (zstd, file writes and SQLite
+  release the GIL).
+
+A second Python process would parse in parallel but cost some 50 MB more. The queues bound memory to
+about five windows.
 
 Crash safety is that of the window loop it replaces: a window is stored whole in one transaction or not at
-all, and the first error of either thread stops both and is raised to the engine, which retries.
+all, and the first error of any thread stops all of them and is raised to the engine, which retries.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from store.dbfile import OPENED
 from store.sync import writer
 from store.sync.codec import compress_many
 from store.sync.imap import uid_set
+from store.sync.packs import PackWriter
 from store.sync.parse import Body, Parsed, parse_body
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         conn = None
+        packs = PackWriter(self.path)
         try:
             conn = _connect(self.path, self.identity)
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
@@ -64,13 +72,44 @@ class _Writer(threading.Thread):
                         for (mid, _, b), chunks in zip(items, frames, strict=True)
                     ]
                     del items, item
-                    self.stored.put((window, writer.store_bodies(conn, parsed)))
+                    self.stored.put((window, writer.store_bodies(conn, parsed, packs=packs)))
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     self.error = exc
         finally:
+            packs.close()
             if conn is not None:
                 OPENED.pop(id(conn), None)
                 conn.close()
+
+
+class _Parser(threading.Thread):
+    """Parses fetched windows (raw messages by UID) and hands them to the writer."""
+
+    def __init__(self, out: _Writer) -> None:
+        super().__init__(name="mailroom-body-parser", daemon=True)
+        self.out = out
+        self.inbox: queue.Queue[tuple[Window, dict[int, bytes]] | None] = queue.Queue(1)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while (item := self.inbox.get()) is not None:
+                if self.error is not None or self.out.error is not None:
+                    continue  # drain what is queued after a failure; the caller stops feeding
+                window, raws = item
+                del item
+                try:
+                    by_uid = {j.uid: j.message_id for j in window}
+                    items = [
+                        (by_uid[uid], raw, parse_body(raw)) for uid, raw in raws.items() if uid in by_uid
+                    ]
+                    del raws
+                    self.out.inbox.put((window, items))
+                    del items
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    self.error = exc
+        finally:
+            self.out.inbox.put(None)
 
 
 def _connect(path: Path, identity: tuple[str, int, int] | None) -> sqlite3.Connection:
@@ -100,6 +139,8 @@ def load_windows(
     session = run.session
     out = _Writer(run.store.path, OPENED.get(id(run.conn)))
     out.start()
+    cut = _Parser(out)
+    cut.start()
 
     def report() -> None:
         while True:
@@ -110,6 +151,8 @@ def load_windows(
             progress(window, stored)
         if out.error is not None:
             raise out.error
+        if cut.error is not None:
+            raise cut.error
 
     def send_next() -> tuple[Window, str] | None:
         """Ask for the next window whose folder can be selected (a changed UIDVALIDITY skips it)."""
@@ -124,20 +167,21 @@ def load_windows(
         while asked is not None:
             window, tag = asked
             raws = session.read_bodies(tag)
-            check_whole(raws, {j.uid: j.size for j in window})
+            sizes = {j.uid: j.size for j in window}
+            check_whole(raws, sizes)
             asked = send_next()  # the server prepares the next window while this one is parsed
-            by_uid = {j.uid: j.message_id for j in window}
-            items = [(by_uid[uid], raw, parse_body(raw)) for uid, raw in raws.items() if uid in by_uid]
-            run.summary.bytes += sum(len(raw) for _, raw, _ in items)
-            del raws
+            run.summary.bytes += sum(len(raw) for uid, raw in raws.items() if uid in sizes)
             report()
-            out.inbox.put((window, items))
-            del items
-        out.inbox.put(None)
+            cut.inbox.put((window, raws))
+            del raws
+        cut.inbox.put(None)
+        cut.join()
         out.join()
         report()
     finally:
-        if out.is_alive():
+        if cut.is_alive() or out.is_alive():
             out.error = out.error or RuntimeError("stopped")  # drop what is queued, store nothing more
-            out.inbox.put(None)
+            cut.error = cut.error or out.error
+            cut.inbox.put(None)
+            cut.join()
             out.join()

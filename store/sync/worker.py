@@ -126,6 +126,7 @@ def main() -> None:
     from store.sync.bodies import check_whole
     from store.sync.engine import _is_transient
     from store.sync.imap import Session, uid_set
+    from store.sync.packs import PackWriter
     from store.sync.parse import process_batch
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
@@ -133,6 +134,7 @@ def main() -> None:
     if cfg is None:
         return
     conn = _connect_db(cfg["db"])
+    packs = PackWriter(cfg["db"])  # a pack file of its own, locked while this process lives
     session: Session | None = None
     while True:
         job = recv(inp)
@@ -156,7 +158,7 @@ def main() -> None:
             raws = session.fetch_bodies(uid_set(uids))
             check_whole(raws, {uid: size for _, uid, size in items})
             parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
-            stored = writer.store_bodies(conn, parsed)
+            stored = writer.store_bodies(conn, parsed, packs=packs)
             send(out, ("done", stored, sum(len(r) for r in raws.values())))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
@@ -165,6 +167,7 @@ def main() -> None:
                 session = None
     if session is not None:
         session.close()
+    packs.close()
     conn.close()
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from store.dbfile import check_file
+from store.sync.packs import PackWriter
 from store.sync.parse import CODEC, Envelope, Parsed
 
 PARAMS = 500  # ids per IN (...) list
@@ -269,10 +270,16 @@ def pending_bodies(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple
     return {fid: (n, size) for fid, n, size in rows}
 
 
-def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: bool = False) -> int:
+def store_bodies(
+    conn: sqlite3.Connection,
+    parsed: Sequence[Parsed],
+    keep_raw: bool = False,
+    packs: PackWriter | None = None,
+) -> int:
     """Store text, attachments and compressed raw bytes of a window of messages (*keep_raw*: streamed);
     returns how many messages got a body. Two UIDs of one message (identical copies in one folder) are
-    stored once, from the first."""
+    stored once, from the first. With *packs* the raw bytes go to a pack file (appended and made durable
+    before the rows that point at them commit), else into the rows themselves."""
     if len({p.message_id for p in parsed}) < len(parsed):
         first: dict[int, Parsed] = {}
         for p in parsed:
@@ -280,6 +287,18 @@ def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: b
         parsed = list(first.values())
     if not parsed:
         return 0
+    raw_rows: list[tuple[int, int, str, bytes, int | None, int | None, int | None]]
+    if packs is not None:
+        refs = packs.append([chunk for p in parsed for chunk in p.chunks])
+        packs.sync()
+        keys = [(p.message_id, n) for p in parsed for n in range(len(p.chunks))]
+        raw_rows = [(mid, n, CODEC, b"", *ref) for (mid, n), ref in zip(keys, refs, strict=True)]
+    else:
+        raw_rows = [
+            (p.message_id, n, CODEC, chunk, None, None, None)
+            for p in parsed
+            for n, chunk in enumerate(p.chunks)
+        ]
     with tx(conn):
         ids = [p.message_id for p in parsed]
         for part in _chunks(ids):
@@ -288,8 +307,9 @@ def store_bodies(conn: sqlite3.Connection, parsed: Sequence[Parsed], keep_raw: b
             if not keep_raw:
                 conn.execute(f"DELETE FROM message_raw WHERE message_id IN ({marks})", part)
         conn.executemany(
-            "INSERT INTO message_raw (message_id, seq, codec, data) VALUES (?,?,?,?)",
-            [(p.message_id, n, CODEC, chunk) for p in parsed for n, chunk in enumerate(p.chunks)],
+            "INSERT INTO message_raw (message_id, seq, codec, data, pack, pack_offset, pack_length) "
+            "VALUES (?,?,?,?,?,?,?)",
+            raw_rows,
         )
         conn.executemany(
             "INSERT INTO message_attachments "

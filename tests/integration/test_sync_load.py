@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from store.sync.packs import pack_dir
 from store.sync.parse import parse_body
 from tests.harness.fixtures import MailAccount
 from tests.integration.sync_support import (  # noqa: F401 - fixtures
@@ -52,6 +53,9 @@ def test_first_load_stores_exactly_the_servers_messages_with_bodies(sync_env: Sy
     wire = client.fetch([row.uid], ["BODY.PEEK[]"])[row.uid][b"BODY[]"]
     client.logout()
     assert env.store.messages.raw(env.admin, row.message_id) == wire
+    # the body phase writes raw bytes once, into pack files beside the database, not into the rows
+    assert env.sql("SELECT count(*) FROM message_raw WHERE pack IS NULL OR length(data) > 0") == [(0,)]
+    assert list(pack_dir(env.store.path).glob("*.pack"))
     detail = env.store.messages.get(env.admin, row.message_id)
     assert detail.body_text == parse_body(wire).text.strip() or detail.body_text == parse_body(wire).text
     # addresses for the CRM: lower-case, indexed, from/to/cc
