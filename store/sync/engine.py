@@ -308,7 +308,10 @@ class SyncService:
             if options.bodies:
                 bodies.load_bodies(run)
             if summary.expunged + len(summary.folder_changes) > removed_before:
-                writer.remove_orphans(conn)
+                if writer.remove_orphans(conn):
+                    from store.sync.packs import compact
+
+                    compact(conn, self._store.path)  # frees packs that are now mostly dead bytes
             if refused:
                 raise FolderRefused(refused)
         finally:

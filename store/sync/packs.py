@@ -9,7 +9,9 @@ at them (`pack`, `pack_offset`, `pack_length`) commit. So:
 - a crash (or power loss) before the commit leaves unreferenced bytes at the end of a pack, never a row
   that points at bytes that are not on disk; the window is fetched again and appended anew;
 - bytes are never overwritten, so a reader never sees a frame change under it;
-- a message removed from the store leaves dead bytes in its pack (reclaiming them is not done yet).
+- a message removed from the store leaves dead bytes in its pack; `compact` (run after a sync that removed
+  messages) moves the live frames of a pack that is mostly dead into a current pack and deletes the old
+  file, once the rows point at the new place.
 
 The folder is `<database>.raw/`, files `NNNNNN.pack`. A writer holds an exclusive `flock` on the pack it
 appends to for as long as it lives, so two writers (two syncs of different mailboxes, or a sync and its
@@ -21,6 +23,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sqlite3
 from pathlib import Path
 
 PACK_LIMIT = 256 << 20  # bytes after which a writer starts a new pack
@@ -64,11 +67,8 @@ class PackWriter:
         self.folder.mkdir(mode=0o700, exist_ok=True)
         numbers = _numbers(self.folder)
         for number in reversed(numbers[-_TRIES:]):
-            fd = os.open(_pack_path(self.folder, number), os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            fd = _lock(_pack_path(self.folder, number), os.O_WRONLY | os.O_APPEND)
+            if fd is None:
                 continue
             size = os.fstat(fd).st_size
             if size < PACK_LIMIT:
@@ -132,6 +132,79 @@ class PackWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock(path: Path, flags: int) -> int | None:
+    """The pack at *path* opened and locked, or None when another writer holds it or compaction removed it
+    (checked after locking: a file unlinked meanwhile must not receive appends nobody would find)."""
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        now = os.stat(path)
+    except (BlockingIOError, FileNotFoundError):
+        os.close(fd)
+        return None
+    if now.st_ino != os.fstat(fd).st_ino:
+        os.close(fd)
+        return None
+    return fd
+
+
+def compact(conn: sqlite3.Connection, db_path: Path | str, keep: float = 0.5) -> int:
+    """Move the live frames of every pack whose referenced bytes are below *keep* of its size into a
+    current pack, point the rows at them (one transaction per pack) and delete the old file; returns the
+    bytes freed. Packs a writer holds are left alone. A crash leaves either the old rows and file (the
+    copies are dead bytes) or the new rows and an unreferenced file, which the next run deletes."""
+    from store.sync.writer import tx
+
+    folder = pack_dir(db_path)
+    if not folder.is_dir():
+        return 0
+    live = dict(
+        conn.execute(
+            "SELECT pack, sum(pack_length) FROM message_raw WHERE pack IS NOT NULL GROUP BY pack"
+        ).fetchall()
+    )
+    freed = 0
+    with PackWriter(db_path) as out:
+        for number in _numbers(folder):
+            path = _pack_path(folder, number)
+            fd = _lock(path, os.O_RDONLY)
+            if fd is None or number == out.number:
+                if fd is not None:
+                    os.close(fd)
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                if size == 0 or live.get(number, 0) >= size * keep:
+                    continue
+                rows = conn.execute(
+                    "SELECT message_id, seq, pack_offset, pack_length FROM message_raw WHERE pack = ?",
+                    (number,),
+                ).fetchall()
+                frames = [os.pread(fd, length, offset) for _, _, offset, length in rows]
+                if any(len(f) != r[3] for f, r in zip(frames, rows, strict=True)):
+                    continue  # a damaged pack is not ours to judge here; Messages.raw reports it
+                refs = out.append(frames) if frames else []
+                out.sync()
+                with tx(conn):
+                    conn.executemany(
+                        "UPDATE message_raw SET pack = ?, pack_offset = ?, pack_length = ? "
+                        "WHERE message_id = ? AND seq = ? AND pack = ?",
+                        [(*ref, mid, seq, number) for ref, (mid, seq, _, _) in zip(refs, rows, strict=True)],
+                    )
+                    left = conn.execute(
+                        "SELECT count(*) FROM message_raw WHERE pack = ?", (number,)
+                    ).fetchone()
+                if left[0] == 0:
+                    path.unlink()
+                    freed += size
+            finally:
+                os.close(fd)
+    return freed
 
 
 def _sync_folder(folder: Path) -> None:

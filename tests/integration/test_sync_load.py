@@ -266,3 +266,31 @@ def test_the_same_message_twice_in_one_folder_is_stored_once_with_its_body(sync_
         assert env.sql("SELECT count(*) FROM message_raw") == [(2,)]
         texts = {t.strip() for (t,) in env.sql("SELECT body_text FROM messages")}
         assert "The same text twice." in texts
+
+
+def test_mail_expunged_on_the_server_frees_its_pack_space(sync_env: SyncEnv) -> None:
+    """Raw copies live in append-only packs: when most of a pack's messages are gone, the sync that
+    removed them moves the rest into a current pack and deletes the old file; what is left reads back."""
+    env = sync_env
+    env.account.fill(count=40, avg_size=20000, seed=5, folders=("INBOX",))
+    assert env.run().ok
+    folder = pack_dir(env.store.path)
+    before = {p.name: p.stat().st_size for p in folder.glob("*.pack")}
+    assert before and env.sql("SELECT count(DISTINCT pack) FROM message_raw") == [(len(before),)]
+    client = env.account.imap()
+    client.select_folder("INBOX")
+    uids = sorted(client.search(["ALL"]))
+    keep = set(uids[:5])
+    client.set_flags([u for u in uids if u not in keep], [b"\\Deleted"])
+    client.expunge()
+    wanted = {u: d[b"BODY[]"] for u, d in client.fetch(sorted(keep), ["BODY.PEEK[]"]).items()}
+    client.logout()
+    summary = env.run()
+    assert summary.ok and summary.expunged == len(uids) - 5
+    after = {p.name: p.stat().st_size for p in folder.glob("*.pack")}
+    assert not set(before) & set(after), "the mostly dead packs were not removed"
+    assert sum(after.values()) < sum(before.values()) / 3
+    rows = {r.uid: r.message_id for r in env.store.messages.list(env.admin, folder="INBOX", limit=50)}
+    assert set(rows) == keep
+    for uid, wire in wanted.items():
+        assert env.store.messages.raw(env.admin, rows[uid]) == wire

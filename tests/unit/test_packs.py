@@ -105,3 +105,23 @@ def test_a_failed_write_reopens_at_the_true_end(tmp_path: Path, monkeypatch: pyt
     w.close()
     assert ref[1] == len(b"first") + 3  # after the 3 stray bytes, not where the failed window began
     assert read_frame(db, *ref) == b"third"
+
+
+def test_compaction_leaves_a_pack_alone_while_a_writer_holds_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    from store.service import open_store
+    from store.sync.packs import compact
+
+    db = tmp_path / "m.db"
+    open_store(db).close()
+    held = PackWriter(db)
+    held.append([b"dead bytes nobody points at"])
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert compact(conn, db) == 0  # held: another process may still commit rows into it
+        held.close()
+        assert compact(conn, db) == len(b"dead bytes nobody points at")  # free and all dead: deleted
+        assert list(pack_dir(db).glob("*.pack")) == []
+    finally:
+        conn.close()
