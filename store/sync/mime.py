@@ -225,18 +225,10 @@ def _find_delimiter(buf: bytes, delimiter: bytes, pos: int, start: int, end: int
 
 
 def html_to_text(html: str, problems: list[str]) -> str:
-    """Readable text of an HTML body (links kept, images dropped)."""
-    try:
-        import html2text
+    """Readable text of an HTML body (links kept, images dropped): see store/sync/htmltext.py."""
+    from store.sync.htmltext import html_to_text as convert
 
-        conv = html2text.HTML2Text()
-        conv.body_width = 0
-        conv.ignore_images = True
-        conv.unicode_snob = True
-        return conv.handle(html).strip()
-    except Exception as exc:  # noqa: BLE001 - html2text on hostile HTML; keep a crude text instead
-        problems.append(f"HTML not converted: {type(exc).__name__}")
-        return re.sub(r"<[^>]*>", " ", html)
+    return convert(html, problems)
 
 
 def parse_body(raw: bytes) -> Body:
