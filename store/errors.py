@@ -31,6 +31,10 @@ class UnknownUser(StoreError):
     """The named user is not known to this installation."""
 
 
+class RawCopyMissing(StoreError):
+    """A stored message's raw copy points into a pack file that is missing or shorter than it should be."""
+
+
 class DiskFull(StoreError):
     """The disk holding the database is full (or over quota): the change was not stored."""
 

@@ -26,12 +26,12 @@ import os
 import sqlite3
 from pathlib import Path
 
+from store.errors import RawCopyMissing
+
+__all__ = ["PACK_LIMIT", "PackWriter", "RawCopyMissing", "compact", "pack_dir", "read_frame"]
+
 PACK_LIMIT = 256 << 20  # bytes after which a writer starts a new pack
 _TRIES = 4  # newest packs a writer tries to lock before it starts a new one
-
-
-class RawCopyMissing(OSError):
-    """A row points into a pack file that is missing or shorter than it should be."""
 
 
 def pack_dir(db_path: Path | str) -> Path:

@@ -242,6 +242,12 @@ def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp
         assert shown.returncode == 0 and "Hello CLI" in shown.stdout and "Body of message 1." in shown.stdout
         raw = _cli(env, "message", "show", str(first["id"]), "--raw")
         assert "Message-ID: <m1@test.example>" in raw.stdout
+        packs = pack_dir(env.store.path)
+        packs.rename(packs.with_name("moved-away"))  # a database copied without its .raw folder
+        lost = _cli(env, "message", "show", str(first["id"]), "--raw")
+        assert lost.returncode == 1 and "raw copy missing" in lost.stderr and str(packs) in lost.stderr
+        assert "Traceback" not in lost.stderr
+        packs.with_name("moved-away").rename(packs)
         missing = _cli(env, "message", "show", "999999")
         assert missing.returncode == 1 and "No message" in missing.stderr
     finally:
