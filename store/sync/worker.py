@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import select
 import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -135,6 +137,27 @@ def main() -> None:
         return
     conn = _connect_db(cfg["db"])
     packs = PackWriter(cfg["db"])  # a pack file of its own, locked while this process lives
+    # Fetching (this thread) overlaps parsing and storing (the storer thread), which alone replies, so
+    # replies keep the order of the jobs; a fetch's own failure or skip is queued as a ready reply.
+    work: queue.Queue[tuple[str, Any] | None] = queue.Queue(1)
+
+    def store_loop() -> None:
+        while (item := work.get()) is not None:
+            kind, payload = item
+            if kind == "reply":
+                send(out, payload)
+                continue
+            uids, raws = payload
+            try:
+                parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
+                stored = writer.store_bodies(conn, parsed, packs=packs)
+                send(out, ("done", stored, sum(len(r) for r in raws.values())))
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+                send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
+            del raws, payload, item
+
+    storer = threading.Thread(target=store_loop, name="mailroom-helper-storer", daemon=True)
+    storer.start()
     session: Session | None = None
     while True:
         job = recv(inp)
@@ -152,19 +175,20 @@ def main() -> None:
                 session = Session(client, cfg["condstore"], cfg["qresync"])
             if session.selected != folder:
                 if session.select(folder).uidvalidity != uidvalidity:
-                    send(out, ("done", 0, 0))
+                    work.put(("reply", ("done", 0, 0)))
                     continue
             uids = {uid: mid for mid, uid, _ in items}
             raws = session.fetch_bodies(uid_set(uids))
             check_whole(raws, {uid: size for _, uid, size in items})
-            parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
-            stored = writer.store_bodies(conn, parsed, packs=packs)
-            send(out, ("done", stored, sum(len(r) for r in raws.values())))
+            work.put(("bodies", (uids, raws)))
+            del raws
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
-            send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
+            work.put(("reply", ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}")))
             if session is not None:
                 session.close()
                 session = None
+    work.put(None)
+    storer.join()
     if session is not None:
         session.close()
     packs.close()
