@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from store.sync import writer
 from store.sync.events import FolderChanged, FolderProgress
 from store.sync.examine import examine_and_fetch_new
-from store.sync.imap import FolderStatus, RemoteFolder, flag_text, uid_set
+from store.sync.imap import FolderStatus, RemoteFolder, Session, flag_text, uid_set
 from store.sync.parse import header_block, internal_timestamp, parse_envelope, process_batch
 
 if TYPE_CHECKING:
@@ -249,10 +249,11 @@ def _load_headers(
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0
     total = max(0, (hi or 0) - row.highest_uid)
-    for uids, last in windows:
+    asked = _AskAhead(s, iter(windows)) if prefix is None else None
+    for uids, last in windows if asked is None else asked:
         whole: dict[int, bytes] = {}
-        if prefix is None:
-            data = s.fetch_headers(uids)
+        if asked is not None:
+            data = asked.answer
         else:
             data = ready.pop(uids) if uids in ready else s.fetch_new(uids, prefix)
             missing = []
@@ -291,6 +292,28 @@ def _load_headers(
         first = {}
         done += len(rows)
         run.emit(FolderProgress(box.id, name, "headers", done, max(total, done)))
+
+
+class _AskAhead:
+    """Envelope windows whose FETCH is sent one window ahead: while the caller parses and stores window k,
+    the server already reads window k+1. The caller must send nothing else on the session meanwhile (the
+    envelope loop only parses and writes), and *windows* must not talk to the server (they are UID ranges
+    or a list searched beforehand)."""
+
+    def __init__(self, session: Session, windows: Iterator[tuple[str, int]]) -> None:
+        self.session, self.windows = session, windows
+        self.answer: dict[int, dict[bytes, Any]] = {}
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        current = next(self.windows, None)
+        tag = self.session.send_headers(current[0]) if current else ""
+        while current is not None:
+            self.answer = self.session.read_headers(tag)
+            upcoming = next(self.windows, None)
+            if upcoming is not None:
+                tag = self.session.send_headers(upcoming[0])
+            yield current
+            current = upcoming
 
 
 def _flags(d: dict) -> str:

@@ -251,8 +251,17 @@ class Session:
 
     def fetch_headers(self, uids: str) -> dict[int, dict[bytes, Any]]:
         """Flags, size, internal date and the header block of the messages in a UID set."""
-        items = HEADER_ITEMS + (["MODSEQ"] if self.condstore else [])
-        return self.fetch(uids, items)
+        return self.read_headers(self.send_headers(uids))
+
+    def send_headers(self, uids: str) -> str:
+        """Ask for fetch_headers' items without waiting (read the answer with read_headers)."""
+        return self.send_fetch(uids, self._header_items())
+
+    def read_headers(self, tag: str) -> dict[int, dict[bytes, Any]]:
+        return self.read_fetch(tag, self._header_items())
+
+    def _header_items(self) -> list[str]:
+        return HEADER_ITEMS + (["MODSEQ"] if self.condstore else [])
 
     def fetch_new(self, uids: str, prefix: int) -> dict[int, dict[bytes, Any]]:
         """Like fetch_headers, but with the first *prefix* bytes of each message instead of its header, so

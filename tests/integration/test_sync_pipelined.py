@@ -111,3 +111,31 @@ def test_every_imap_connection_has_imaplib_debug_off(sync_env: SyncEnv) -> None:
         assert client._imap.debug == 0
     finally:
         client.logout()
+
+
+def test_envelope_windows_are_asked_for_one_ahead(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a first load the FETCH of envelope window k+1 goes out before window k is parsed and stored,
+    so the server reads the next headers meanwhile; every envelope still arrives exactly once."""
+    from store.sync import writer
+
+    env = sync_env
+    for n in range(12):
+        append(env.account, "INBOX", simple_message(n))
+    log: list[str] = []
+    for owner, name in ((Session, "send_headers"), (Session, "read_headers"), (writer, "store_headers")):
+        original = getattr(owner, name)
+
+        def logged(*args, _original=original, _name=name, **kw):  # noqa: ANN002, ANN003
+            log.append(_name)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(owner, name, logged)
+    summary = env.run(header_window=5, bodies=False)
+    assert summary.ok and summary.new == 12
+    inbox = log[: len(log) - log[::-1].index("store_headers")]  # other folders are empty: no windows
+    assert [x for x in inbox if x != "store_headers"] == ["send_headers", "read_headers"] * 3
+    first_store = inbox.index("store_headers")
+    assert inbox[:first_store] == ["send_headers", "read_headers", "send_headers"]  # window 2 asked first
+    assert env.stored() == {"INBOX": env.server(["INBOX"])["INBOX"]}
