@@ -95,7 +95,9 @@ def child(args: argparse.Namespace) -> None:
     started = time.perf_counter()
 
     def progress(event: object) -> None:
-        if getattr(event, "phase", "") == "bodies" and "envelopes" not in marks:
+        # all envelopes are visible when the last envelope window is stored (its progress event follows
+        # the commit); the first body event comes a window later
+        if getattr(event, "phase", "") == "headers":
             marks["envelopes"] = time.perf_counter() - started
 
     import resource
