@@ -249,12 +249,10 @@ def _load_headers(
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0
     total = max(0, (hi or 0) - row.highest_uid)
-    asked = _AskAhead(s, iter(windows)) if prefix is None else None
-    for uids, last in windows if asked is None else asked:
+    source = _ask_ahead(s, windows) if prefix is None else ((u, last, None) for u, last in windows)
+    for uids, last, data in source:
         whole: dict[int, bytes] = {}
-        if asked is not None:
-            data = asked.answer
-        else:
+        if data is None:
             data = ready.pop(uids) if uids in ready else s.fetch_new(uids, prefix)
             missing = []
             for uid, d in data.items():
@@ -294,26 +292,23 @@ def _load_headers(
         run.emit(FolderProgress(box.id, name, "headers", done, max(total, done)))
 
 
-class _AskAhead:
-    """Envelope windows whose FETCH is sent one window ahead: while the caller parses and stores window k,
-    the server already reads window k+1. The caller must send nothing else on the session meanwhile (the
-    envelope loop only parses and writes), and *windows* must not talk to the server (they are UID ranges
-    or a list searched beforehand)."""
-
-    def __init__(self, session: Session, windows: Iterator[tuple[str, int]]) -> None:
-        self.session, self.windows = session, windows
-        self.answer: dict[int, dict[bytes, Any]] = {}
-
-    def __iter__(self) -> Iterator[tuple[str, int]]:
-        current = next(self.windows, None)
-        tag = self.session.send_headers(current[0]) if current else ""
-        while current is not None:
-            self.answer = self.session.read_headers(tag)
-            upcoming = next(self.windows, None)
-            if upcoming is not None:
-                tag = self.session.send_headers(upcoming[0])
-            yield current
-            current = upcoming
+def _ask_ahead(
+    session: Session, windows: Iterator[tuple[str, int]]
+) -> Iterator[tuple[str, int, dict[int, dict[bytes, Any]]]]:
+    """Envelope windows with their answers, each FETCH sent one window ahead: while the caller parses and
+    stores window k, the server already reads window k+1. The caller must send nothing else on the session
+    meanwhile (the envelope loop only parses and writes), and *windows* must not talk to the server (they
+    are UID ranges or a list searched beforehand)."""
+    windows = iter(windows)
+    current = next(windows, None)
+    tag = session.send_headers(current[0]) if current else ""
+    while current is not None:
+        answer = session.read_headers(tag)
+        upcoming = next(windows, None)
+        if upcoming is not None:
+            tag = session.send_headers(upcoming[0])
+        yield current[0], current[1], answer
+        current = upcoming
 
 
 def _flags(d: dict) -> str:

@@ -244,34 +244,36 @@ class Messages:
     def raw(self, actor: Actor, message_id: int) -> bytes:
         """The raw message as first fetched (empty until its body is loaded). Raises
         store.sync.packs.RawCopyMissing when its pack file is gone or cut short."""
-        from store.sync.packs import RawCopyMissing, read_frame
-        from store.sync.parse import decompress
+        from store.sync.packs import RawCopyMissing
 
         if not self.get(actor, message_id).body_loaded:
             return b""  # chunks of a large message being streamed are not yet the message
-        path = self._engine.url.database
-        for attempt in (1, 2):
-            with db.read(self._engine) as conn:
-                rows = conn.execute(
-                    select(
-                        message_raw.c.codec,
-                        message_raw.c.data,
-                        message_raw.c.pack,
-                        message_raw.c.pack_offset,
-                        message_raw.c.pack_length,
-                    )
-                    .where(message_raw.c.message_id == message_id)
-                    .order_by(message_raw.c.seq)
-                ).all()
-            try:
-                return b"".join(
-                    decompress(codec, data if pack is None else read_frame(path, pack, offset, length))
-                    for codec, data, pack, offset, length in rows
+        try:
+            return self._raw_bytes(message_id)
+        except RawCopyMissing:
+            return self._raw_bytes(message_id)  # a compaction moved the frames after we read the rows
+
+    def _raw_bytes(self, message_id: int) -> bytes:
+        from store.sync.packs import read_frame
+        from store.sync.parse import decompress
+
+        with db.read(self._engine) as conn:
+            rows = conn.execute(
+                select(
+                    message_raw.c.codec,
+                    message_raw.c.data,
+                    message_raw.c.pack,
+                    message_raw.c.pack_offset,
+                    message_raw.c.pack_length,
                 )
-            except RawCopyMissing:
-                if attempt == 2:
-                    raise  # not a compaction that moved the frames between our read and the file's removal
-        raise AssertionError("unreachable")
+                .where(message_raw.c.message_id == message_id)
+                .order_by(message_raw.c.seq)
+            ).all()
+        path = self._engine.url.database
+        return b"".join(
+            decompress(codec, data if pack is None else read_frame(path, pack, offset, length))
+            for codec, data, pack, offset, length in rows
+        )
 
     def thread(self, actor: Actor, message_id: int) -> list[MessageRow]:
         """Visible messages of the same conversation (linked by Message-ID, In-Reply-To and References),
