@@ -7,7 +7,6 @@ attention; uncertain (the connection broke after DATA) → check. `store/deliver
 
 from __future__ import annotations
 
-import smtplib
 import socket
 import ssl
 from datetime import timedelta
@@ -38,6 +37,8 @@ def _reply_text(code: int, reply: bytes | str) -> str:
 def classify(exc: BaseException) -> Failure:
     """Sort a failure: 4xx, network trouble and timeouts are temporary; 5xx and refused recipients are
     permanent (with the server's words); a refused login is auth; anything else is permanent."""
+    import smtplib  # here, not at the top: `mailroom sync --once` reads COPY_GIVE_UP and sends nothing
+
     from store.errors import Invalid, NotFound
     from store.net import NetError
 

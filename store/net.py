@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import select
-import smtplib
 import socket
 import ssl
 import types
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, Literal
 from store.errors import StoreError
 
 if TYPE_CHECKING:
+    import smtplib
+
     from imapclient import IMAPClient
 
     from store.providers import Provider
@@ -90,6 +91,8 @@ def tls_context(ca_file: str = "") -> ssl.SSLContext:
 
 def explain(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
     """Turn a low-level failure into a NetError whose message says what failed and what to do."""
+    import smtplib  # in the functions that need it: a sync that sends nothing does not import it
+
     if isinstance(exc, NetError):
         return exc
     where = f"{protocol} server {ep.host}:{ep.port}"
@@ -123,6 +126,7 @@ def explain(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
 def _refused_before_tls(protocol: Protocol, ep: Endpoint, exc: BaseException) -> NetError:
     """A failure before TLS is up: network causes as usual, but nothing the server said is repeated."""
     import imaplib
+    import smtplib
 
     if isinstance(exc, NetError):
         return exc
@@ -312,6 +316,8 @@ def smtp_connect(
     ep: Endpoint, timeout: float = DEFAULT_TIMEOUT, local_hostname: str | None = None
 ) -> smtplib.SMTP:
     """An encrypted SMTP session after EHLO; STARTTLS is required on plain ports."""
+    import smtplib
+
     ctx = tls_context(ep.ca_file)
     implicit = ep.tls == "ssl"
     try:
@@ -389,6 +395,8 @@ def smtp_login(
     ep: Endpoint, login: str, secret: Secret, timeout: float = DEFAULT_TIMEOUT, hint: str = ""
 ) -> smtplib.SMTP:
     """Connect and authenticate over TLS."""
+    import smtplib
+
     wire_safe(login, "login")
     _check_secret(secret)
     smtp = smtp_connect(ep, timeout)
@@ -449,6 +457,7 @@ def _imap_authenticate(client: IMAPClient, ep: Endpoint, login: str, secret: Sec
 def _smtp_plain_utf8(smtp: smtplib.SMTP, ep: Endpoint, login: str, secret: Secret) -> None:
     """AUTH PLAIN with UTF-8 credentials, which smtplib would encode as ASCII and fail on."""
     import base64
+    import smtplib
 
     if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
         raise NetError(

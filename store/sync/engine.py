@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from store.mailboxes import Mailbox
     from store.secrets import SecretStore
     from store.service import Store
+    from store.sync.examine import Flight
+    from store.sync.folders import Planned
     from store.sync.imap import Session
 
 NEEDS_ATTENTION = "needs_attention"
@@ -92,6 +94,8 @@ class Run:
     secret: Any
     pending_folders: set[int] = field(default_factory=set)
     selected_validity: int | None = None
+    upcoming: list[Planned] = field(default_factory=list)  # the folders after the one being synced
+    flight: Flight | None = None  # the EXAMINE of the next folder, sent and not read yet (folders.py)
 
     def emit(self, event: Event) -> None:
         """Report progress; a failing callback must not break the sync."""
@@ -273,7 +277,7 @@ class SyncService:
         self, box: Mailbox, secret: Any, progress: Progress, options: SyncOptions, summary: SyncSummary
     ) -> None:
         from store.net import Endpoint, imap_login
-        from store.sync import bodies, folders
+        from store.sync import folders
         from store.sync.imap import Session
 
         provider = self._store.providers.get(box.provider_id)
@@ -299,17 +303,22 @@ class SyncService:
             t0 = time.perf_counter()
             removed_before = summary.expunged + len(summary.folder_changes)
             refused: list[str] = []
-            for planned in folders.plan(run):
+            planned = folders.plan(run)
+            for i, folder in enumerate(planned):
+                run.upcoming = planned[i + 1 :]
                 try:
-                    folders.sync_folder(run, planned)
+                    folders.sync_folder(run, folder)
                 except Exception as exc:  # noqa: BLE001 - a NO for one folder: the others go on
                     if not _is_refusal(exc):
                         raise
-                    refused.append(f"{planned.remote.name}: {exc}")
+                    refused.append(f"{folder.remote.name}: {exc}")
                     session.selected, run.selected_validity = None, None  # a failed SELECT deselects
+            folders.land(run)
             summary.headers_seconds = round(time.perf_counter() - t0, 3)
-            if options.bodies:
-                bodies.load_bodies(run)
+            if options.bodies and writer.pending_bodies(conn, box.id):
+                from store.sync.bodies import load_bodies  # with the parser: only when there is work
+
+                load_bodies(run)
             if summary.expunged + len(summary.folder_changes) > removed_before:
                 if writer.remove_orphans(conn):
                     from store.sync.packs import compact

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from store.sync import writer
 from store.sync.events import FolderChanged, FolderProgress
-from store.sync.examine import examine_and_fetch_new
+from store.sync.examine import Flight, read_examine, send_examine
 from store.sync.imap import FolderStatus, RemoteFolder, Session, flag_text, uid_set
-from store.sync.parse import header_block, internal_timestamp, parse_envelope, process_batch
 
 if TYPE_CHECKING:
     from store.sync.engine import Run
@@ -48,6 +47,9 @@ def covers(loaded: str | None, wanted: str) -> bool:
     if loaded == "all":
         return True
     return wanted != "all" and loaded <= wanted
+
+
+FlightPlan = tuple[int, int, str | None]  # UIDVALIDITY, modseq, the UID set of the first new messages
 
 
 @dataclass
@@ -96,6 +98,8 @@ def _renamed_to(
     run: Run, row: writer.FolderRow, fresh: list[RemoteFolder], statuses: dict[str, FolderStatus]
 ) -> RemoteFolder | None:
     """The new folder that is *row* under another name: same UIDVALIDITY and the same messages at its UIDs."""
+    from store.sync.parse import parse_envelope  # only when a folder went missing: parsing costs imports
+
     sample = run.conn.execute(
         "SELECT l.uid, m.dedupe_key FROM message_locations l JOIN messages m ON m.id = l.message_id "
         "WHERE l.folder_id = ? ORDER BY l.uid DESC LIMIT ?",
@@ -128,37 +132,30 @@ def sync_folder(run: Run, p: Planned) -> None:
         removed = writer.drop_folder_locations(conn, row.id, gone=False, reset=True)
         run.folder_changed(FolderChanged(box.id, row.name, "uidvalidity", removed=removed))
         row = writer.folder(conn, row.id)
-    since = run.since
-    since_text = since.isoformat() if since else "all"
+    since_text = run.since.isoformat() if run.since else "all"
     first_done = row.lowest_uid_loaded is not None
     extend = first_done and not covers(row.since_loaded, since_text)
     pending = row.id in run.pending_folders
-    if (
-        first_done
-        and not extend
-        and not pending
-        and s.condstore
-        and st.highestmodseq is not None
-        and row.uidvalidity == st.uidvalidity
-        and row.uidnext == st.uidnext
-        and row.highestmodseq == st.highestmodseq
-    ):
+    if _unchanged(run, row, st):
         run.summary.folders_skipped += 1
         return
     pre: tuple[dict, set[int]] | None = None
     ready: dict[str, dict] = {}  # new messages fetched together with the EXAMINE, by UID set
-    if s.qresync and row.highestmodseq is not None and row.uidvalidity is not None and row.highest_uid > 0:
-        ahead = _first_new_window(run, row, st) if first_done and not extend and not pending else None
-        if ahead is not None:
-            sel, changed, vanished, new = examine_and_fetch_new(
-                s, p.remote.name, row.uidvalidity, row.highestmodseq, ahead, opts.inline_prefix
-            )
-            if new is not None:
-                ready[ahead] = new
-        else:
-            sel, changed, vanished = s.select_qresync(
-                p.remote.name, row.uidvalidity, row.highestmodseq, pending
-            )
+    closed = False  # the folder needs no more commands: the next folder's flight is on its way
+    plan = _flight_plan(run, row, st)
+    if plan is not None:
+        flight = _take_flight(run, p.remote.name, plan) or send_examine(
+            s, p.remote.name, *plan, opts.inline_prefix
+        )
+        sel, changed, vanished, new = read_examine(s, flight)
+        if new is not None and flight.uids is not None:
+            ready[flight.uids] = new
+        pre = (changed, vanished)
+        closed = _closed(run, row, sel, flight, new)
+        if closed:
+            _send_next(run)
+    elif s.qresync and row.highestmodseq is not None and row.uidvalidity is not None and row.highest_uid > 0:
+        sel, changed, vanished = s.select_qresync(p.remote.name, row.uidvalidity, row.highestmodseq, pending)
         pre = (changed, vanished)
     else:
         sel = s.select(p.remote.name, writable=pending)
@@ -176,8 +173,8 @@ def sync_folder(run: Run, p: Planned) -> None:
         hi = max(s.search_uids(lo, 2**31 - 1) or [0])
     if hi >= lo:
         prefix = None
-        if not first_done and since is not None:
-            windows = _uid_windows(s.search_uids(lo, hi, since), opts.header_window)
+        if not first_done and run.since is not None:
+            windows = _uid_windows(s.search_uids(lo, hi, run.since), opts.header_window)
         elif first_done and opts.bodies and hi - lo < opts.inline_count:
             prefix = opts.inline_prefix  # a few new messages: whole (when small) in the same round trip
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.inline_window))
@@ -185,13 +182,13 @@ def sync_folder(run: Run, p: Planned) -> None:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
         first = {} if first_done else {"since_loaded": since_text}
         _load_headers(run, row, p.remote.name, windows, sel, first, hi, prefix, ready)
-    if first_done and hi >= lo and opts.bodies:
+    if first_done and hi >= lo and opts.bodies and not closed:  # closed: the new mail came whole
         from store.sync.bodies import load_folder_bodies
 
         load_folder_bodies(run, row, sel.uidvalidity)
     if extend:
         have = set(writer.stored_uids(conn, row.id))
-        older = [u for u in s.search_uids(1, row.highest_uid, since) if u not in have]
+        older = [u for u in s.search_uids(1, row.highest_uid, run.since) if u not in have]
         _load_headers(run, row, p.remote.name, _uid_windows(older, opts.header_window), sel, {}, None)
     writer.update_folder(
         conn,
@@ -205,6 +202,105 @@ def sync_folder(run: Run, p: Planned) -> None:
         last_sync_at=run.now_text(),
     )
     run.summary.folders += 1
+
+
+def _unchanged(run: Run, row: writer.FolderRow, st: FolderStatus | None) -> bool:
+    """Whether LIST-STATUS shows the folder as it was at its last sync: nothing to send for it."""
+    since_text = run.since.isoformat() if run.since else "all"
+    return (
+        st is not None
+        and row.lowest_uid_loaded is not None
+        and covers(row.since_loaded, since_text)
+        and row.id not in run.pending_folders
+        and run.session.condstore
+        and st.highestmodseq is not None
+        and row.uidvalidity == st.uidvalidity
+        and row.uidnext == st.uidnext
+        and row.highestmodseq == st.highestmodseq
+    )
+
+
+def _flight_plan(run: Run, row: writer.FolderRow, st: FolderStatus | None) -> FlightPlan | None:
+    """(UIDVALIDITY, modseq, UID set of the first new messages or None) of the EXAMINE flight that
+    `sync_folder` opens the folder with, or None when it opens it otherwise: a SELECT to push the user's
+    flag changes, a plain SELECT without QRESYNC or before anything is stored, or a status not known yet."""
+    s = run.session
+    if (
+        st is None
+        or not s.qresync
+        or row.highestmodseq is None
+        or row.uidvalidity is None
+        or row.uidvalidity != st.uidvalidity
+        or row.highest_uid <= 0
+        or row.id in run.pending_folders
+    ):
+        return None
+    since_text = run.since.isoformat() if run.since else "all"
+    settled = row.lowest_uid_loaded is not None and covers(row.since_loaded, since_text)
+    return row.uidvalidity, row.highestmodseq, _first_new_window(run, row, st) if settled else None
+
+
+def _take_flight(run: Run, folder: str, plan: FlightPlan) -> Flight | None:
+    """The flight sent for *folder* while the previous folder was stored, if it asked what *plan* asks.
+    Any other flight still in the air is read and dropped, so the session answers in order again."""
+    flight, run.flight = run.flight, None
+    if flight is None:
+        return None
+    if (flight.folder, flight.uidvalidity, flight.uids) == (folder, plan[0], plan[2]):
+        return flight
+    read_examine(run.session, flight)  # a plan that changed (should not happen): asked again below
+    return None
+
+
+def land(run: Run) -> None:
+    """Read and drop a flight still in the air (before the body phase or anything else talks IMAP)."""
+    flight, run.flight = run.flight, None
+    if flight is not None:
+        read_examine(run.session, flight)
+
+
+def _send_next(run: Run) -> None:
+    """Send the flight of the next folder that needs one (skipping those LIST-STATUS shows unchanged), so
+    the server opens it while this process parses and stores the folder just read."""
+    for q in run.upcoming:
+        if _unchanged(run, q.row, q.status):
+            continue
+        plan = _flight_plan(run, q.row, q.status)
+        if plan is not None:
+            run.flight = send_examine(run.session, q.remote.name, *plan, run.options.inline_prefix)
+        return
+
+
+def _closed(
+    run: Run,
+    row: writer.FolderRow,
+    sel: FolderStatus,
+    flight: Flight,
+    new: dict[int, dict[bytes, Any]] | None,
+) -> bool:
+    """Whether the folder's flight answered all `sync_folder` needs to send for it: its load is settled, its
+    UIDVALIDITY and modseq are known, and the new mail (if any) came whole in the flight's one window."""
+    from store.sync.parse import header_block
+
+    since_text = run.since.isoformat() if run.since else "all"
+    if (
+        row.lowest_uid_loaded is None
+        or not covers(row.since_loaded, since_text)
+        or sel.uidvalidity != row.uidvalidity
+        or sel.highestmodseq is None
+        or sel.uidnext == 0
+    ):
+        return False
+    lo, hi = row.highest_uid + 1, sel.uidnext - 1
+    if hi < lo:
+        return True
+    if new is None or flight.uids is None or int(flight.uids.rpartition(":")[2]) < hi:
+        return False
+    for d in new.values():
+        raw = d.get(b"BODY[]<0>") or b""
+        if len(raw) < int(d.get(b"RFC822.SIZE", 0)) or header_block(raw) is None:
+            return False
+    return True
 
 
 def _first_new_window(run: Run, row: writer.FolderRow, st: FolderStatus) -> str | None:
@@ -245,6 +341,8 @@ def _load_headers(
     whole are parsed and stored with their bodies right away. *ready* holds the answers of such FETCHes
     sent already (with the EXAMINE), by UID set; a window whose UID set is there is not fetched again.
     """
+    from store.sync.parse import header_block, internal_timestamp, parse_envelope, process_batch
+
     ready = ready or {}
     s, conn, box = run.session, run.conn, run.mailbox
     done = 0

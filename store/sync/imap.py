@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
+
+    from store.sync.examine import Flight
 
 HEADER_ITEMS = ["UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "BODY.PEEK[HEADER]"]
 BODY_ITEMS = ["UID", "BODY.PEEK[]"]
@@ -148,6 +151,30 @@ class Session:
         elif self.condstore:
             client.enable("CONDSTORE")
         self.selected: str | None = None
+        self.flight: Flight | None = None  # an EXAMINE sent ahead and not read yet (examine.py)
+        self._hold_while_in_flight()
+
+    def _hold_while_in_flight(self) -> None:
+        """Refuse any command while a flight is in the air: the server runs commands in order, so a FETCH
+        sent then would run in the next folder, which the flight's EXAMINE opens. A programming error, so it
+        fails loudly instead of storing one folder's messages under another."""
+        imap, client = self.client._imap, self.client
+        command, raw_command = imap._command, client._raw_command
+
+        def check(name: object) -> None:
+            if self.flight is not None and name not in ("LOGOUT", b"LOGOUT"):
+                raise RuntimeError(f"{name!r} sent while the EXAMINE of {self.flight.folder} is in flight")
+
+        def held_command(_imap: object, name: str, *args: object) -> object:
+            check(name)
+            return command(name, *args)
+
+        def held_raw_command(name: bytes, args: object, uid: bool = True) -> object:
+            check(name)
+            return raw_command(name, args, uid=uid)
+
+        imap._command = types.MethodType(held_command, imap)  # bound, as imaplib compares its type
+        client._raw_command = held_raw_command
 
     # -- folders -----------------------------------------------------------------------------------
 

@@ -10,10 +10,14 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from store.dbfile import check_file
+from store.sync.codec import CODEC
 from store.sync.packs import PackWriter
-from store.sync.parse import CODEC, Envelope, Parsed
+
+if TYPE_CHECKING:  # parse.py imports the MIME walker and the CRM rules, which a sync without new mail skips
+    from store.sync.parse import Envelope, Parsed
 
 PARAMS = 500  # ids per IN (...) list
 

@@ -191,6 +191,10 @@ def test_visibility_follows_mailbox_rights(sync_env: SyncEnv) -> None:
 
 
 def _cli(env: SyncEnv, *args: str) -> subprocess.CompletedProcess[str]:
+    return _cli_python(env, "-m", "tui.cli", *args)
+
+
+def _cli_python(env: SyncEnv, *args: str) -> subprocess.CompletedProcess[str]:
     cli_env = {
         **os.environ,
         "MAILROOM_DB": str(env.store.path),
@@ -201,7 +205,7 @@ def _cli(env: SyncEnv, *args: str) -> subprocess.CompletedProcess[str]:
         "MAILROOM_SECRETS__BACKEND": "file",
     }
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         env=cli_env,
@@ -231,6 +235,16 @@ def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp
         assert report[0]["ok"] and report[0]["new"] == 2 and report[0]["email"] == mail_account.email
         table = _cli(env, "sync", "--once", "--mailbox", mail_account.email)
         assert table.returncode == 0 and mail_account.email in table.stdout
+        # a sync that finds nothing new skips the MIME parser, the body phase and smtplib (startup time)
+        probe = (
+            "import sys; from tui.cli import main; main(['sync', '--once', '--json']); print(*sys.modules)"
+        )
+        quiet = _cli_python(env, "-c", probe)
+        assert quiet.returncode == 0 and '"new": 0' in quiet.stdout, quiet.stderr
+        loaded = set(quiet.stdout.split())
+        assert "store.sync.engine" in loaded and "store.sync.folders" in loaded
+        heavy = loaded & {"store.sync.parse", "store.sync.mime", "store.sync.bodies", "smtplib"}
+        assert not heavy, heavy
         listed = _cli(env, "message", "list", "--json")
         assert listed.returncode == 0, listed.stderr
         rows = json.loads(listed.stdout)

@@ -1,4 +1,5 @@
-"""New mail in a synced folder comes with the folder's EXAMINE (QRESYNC) in one flight, against Dovecot."""
+"""New mail in a synced folder comes with the folder's EXAMINE (QRESYNC) in one flight, and the next folder's
+flight goes out while this one is stored, against Dovecot."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from store.net import Endpoint, imap_login
 from store.secrets import Secret
 from store.sync import folders
 from store.sync.examine import examine_and_fetch_new as both
+from store.sync.examine import read_examine, send_examine
 from store.sync.imap import Session
 from tests.harness.fixtures import MailAccount
 from tests.integration.sync_support import SyncEnv, append, fresh_env, simple_message
@@ -29,7 +31,7 @@ def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
 def calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
     """How often the sync called each of the Session's new-mail commands."""
     seen: Counter = Counter()
-    watched = ((folders, "examine_and_fetch_new"), (Session, "fetch_new"), (Session, "select_qresync"))
+    watched = ((folders, "send_examine"), (Session, "fetch_new"), (Session, "select_qresync"))
     for owner, name in watched:
         original = getattr(owner, name)
 
@@ -61,7 +63,7 @@ def test_few_new_messages_arrive_with_the_examine(sync_env: SyncEnv, calls: Coun
     summary = env.run()
     assert summary.ok, summary.error
     assert summary.new == 2 and summary.bodies == 2 and summary.flags_changed == 1
-    assert calls == Counter(examine_and_fetch_new=2)  # no second FETCH for the new mail, no plain EXAMINE
+    assert calls == Counter(send_examine=2)  # no second FETCH for the new mail, no plain EXAMINE
     assert env.stored() == env.server(["INBOX", "Archive"])
     assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
 
@@ -75,7 +77,7 @@ def test_more_new_mail_than_one_window_continues_after_the_first(sync_env: SyncE
     calls.clear()
     summary = env.run(inline_window=3)
     assert summary.ok and summary.new == 7 and summary.bodies == 7
-    assert calls == Counter(examine_and_fetch_new=1, fetch_new=2)  # UIDs 2:4 came with the EXAMINE
+    assert calls == Counter(send_examine=1, fetch_new=2)  # UIDs 2:4 came with the EXAMINE
     assert env.stored() == env.server(["INBOX"])
 
 
@@ -113,9 +115,7 @@ def test_every_imap_connection_has_imaplib_debug_off(sync_env: SyncEnv) -> None:
         client.logout()
 
 
-def test_envelope_windows_are_asked_for_one_ahead(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_envelope_windows_are_asked_for_one_ahead(sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a first load the FETCH of envelope window k+1 goes out before window k is parsed and stored,
     so the server reads the next headers meanwhile; every envelope still arrives exactly once."""
     from store.sync import writer
@@ -139,3 +139,97 @@ def test_envelope_windows_are_asked_for_one_ahead(
     first_store = inbox.index("store_headers")
     assert inbox[:first_store] == ["send_headers", "read_headers", "send_headers"]  # window 2 asked first
     assert env.stored() == {"INBOX": env.server(["INBOX"])["INBOX"]}
+
+
+def _log_calls(monkeypatch: pytest.MonkeyPatch, log: list[str], watched: tuple) -> None:
+    """Record `name(folder)` for each call of the watched functions (the folder: their first str arg)."""
+    for owner, name in watched:
+        original = getattr(owner, name)
+
+        def logged(*args, _original=original, _name=name, **kw):  # noqa: ANN002, ANN003
+            folder = next((a for a in args if isinstance(a, str)), "")
+            flight = next((a for a in args if hasattr(a, "examine")), None)
+            log.append(f"{_name}({flight.folder if flight else folder})")
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(owner, name, logged)
+
+
+def test_the_next_folders_examine_goes_out_before_this_folder_is_stored(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a few new messages and flag changes in several folders, the EXAMINE (and FETCH) of folder k+1
+    is sent as soon as folder k's answers are read, before they are parsed and stored: one round trip per
+    folder overlaps with this process's work on the previous one. The store ends up as the server is."""
+    from store.sync import writer
+
+    env = sync_env
+    names = ["Alpha", "Beta", "Gamma"]
+    for name in names:
+        append(env.account, name, simple_message(hash(name) % 1000, subject=f"old in {name}"))
+    assert env.run().ok
+    for n, name in enumerate(names):
+        _flag(env, name)
+        append(env.account, name, simple_message(500 + n, subject=f"new in {name}"))
+        append(env.account, name, simple_message(600 + n, subject=f"newer in {name}"))
+    log: list[str] = []
+    watched = ((folders, "send_examine"), (folders, "read_examine"), (writer, "store_headers"))
+    _log_calls(monkeypatch, log, watched)
+    summary = env.run()
+    assert summary.ok, summary.error
+    assert summary.new == 6 and summary.bodies == 6 and summary.flags_changed == 3
+    sends = [e for e in log if e.startswith("send_examine")]
+    assert sorted(sends) == [f"send_examine({n})" for n in names]  # each folder asked once
+    order = [e[len("send_examine(") : -1] for e in sends]  # the server's LIST order
+    for before, after in zip(order, order[1:], strict=False):
+        stored = log.index("store_headers()", log.index(f"read_examine({before})"))
+        assert log.index(f"send_examine({after})") < stored  # asked before this one's mail is stored
+    assert env.stored() == env.server(names)
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+
+
+def test_a_folder_that_needs_more_commands_keeps_the_session_until_done(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new message bigger than the flight's first bytes needs its own FETCH in its folder, so the next
+    folder's flight waits until that folder is done; all ends up stored whole."""
+    from store.sync import bodies
+
+    env = sync_env
+    for name in ("Alpha", "Beta"):
+        append(env.account, name, simple_message(1, subject=f"old in {name}"))
+    assert env.run().ok
+    for n, name in enumerate(("Alpha", "Beta")):
+        append(env.account, name, simple_message(2 + n, body="y" * 300_000))  # beyond the 256 KB prefix
+    log: list[str] = []
+    _log_calls(monkeypatch, log, ((folders, "send_examine"), (bodies, "_fetch_window")))
+    summary = env.run()
+    assert summary.ok, summary.error
+    assert summary.new == 2 and summary.bodies == 2
+    assert sorted(log[0::2]) == ["send_examine(Alpha)", "send_examine(Beta)"]
+    assert log[1::2] == ["_fetch_window()"] * 2  # each folder's FETCH before the next folder's EXAMINE
+    assert env.stored() == env.server(["Alpha", "Beta"])
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+
+
+def test_no_command_goes_out_while_a_flight_is_in_the_air(sync_env: SyncEnv) -> None:
+    """The server runs commands in order, so a FETCH sent after the next folder's EXAMINE would read the
+    next folder: the session refuses it loudly, and works again once the flight is read."""
+    env = sync_env
+    append(env.account, "INBOX", simple_message(1))
+    append(env.account, "Alpha", simple_message(2))
+    session = _session(env)
+    try:
+        inbox = session.select("INBOX")
+        alpha = session.status("Alpha")
+        flight = send_examine(session, "Alpha", alpha.uidvalidity, 1, "1:5", 1 << 17)
+        with pytest.raises(RuntimeError, match="in flight"):
+            session.fetch_headers("1")
+        with pytest.raises(RuntimeError, match="in flight"):
+            session.select("INBOX")
+        status, _, _, new = read_examine(session, flight)
+        assert status.uidvalidity == alpha.uidvalidity and session.selected == "Alpha"
+        assert new[1][b"BODY[]<0>"] == simple_message(2)
+        assert session.select("INBOX") == inbox and list(session.fetch_headers("1")) == [1]
+    finally:
+        session.close()
