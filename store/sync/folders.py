@@ -280,8 +280,6 @@ def _closed(
 ) -> bool:
     """Whether the folder's flight answered all `sync_folder` needs to send for it: its load is settled, its
     UIDVALIDITY and modseq are known, and the new mail (if any) came whole in the flight's one window."""
-    from store.sync.parse import header_block
-
     since_text = run.since.isoformat() if run.since else "all"
     if (
         row.lowest_uid_loaded is None
@@ -296,6 +294,8 @@ def _closed(
         return True
     if new is None or flight.uids is None or int(flight.uids.rpartition(":")[2]) < hi:
         return False
+    from store.sync.parse import header_block  # here: a folder with only flag changes needs no parser
+
     for d in new.values():
         raw = d.get(b"BODY[]<0>") or b""
         if len(raw) < int(d.get(b"RFC822.SIZE", 0)) or header_block(raw) is None:

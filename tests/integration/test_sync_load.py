@@ -243,8 +243,15 @@ def test_cli_sync_once_json_and_message_list_show(mail_account: MailAccount, tmp
         assert quiet.returncode == 0 and '"new": 0' in quiet.stdout, quiet.stderr
         loaded = set(quiet.stdout.split())
         assert "store.sync.engine" in loaded and "store.sync.folders" in loaded
-        heavy = loaded & {"store.sync.parse", "store.sync.mime", "store.sync.bodies", "smtplib"}
-        assert not heavy, heavy
+        heavy = {"store.sync.parse", "store.sync.mime", "store.sync.bodies", "smtplib"}
+        assert not loaded & heavy, loaded & heavy
+        client = mail_account.imap()  # a flag changed on the server: still nothing to parse
+        client.select_folder("INBOX")
+        client.add_flags(client.search(["ALL"])[:1], [b"\\Flagged"])
+        client.logout()
+        flagged = _cli_python(env, "-c", probe)
+        assert flagged.returncode == 0 and '"flags_changed": 1' in flagged.stdout, flagged.stderr
+        assert not set(flagged.stdout.split()) & heavy
         listed = _cli(env, "message", "list", "--json")
         assert listed.returncode == 0, listed.stderr
         rows = json.loads(listed.stdout)
