@@ -105,10 +105,3 @@ def read_examine(
     if status.uidvalidity != flight.uidvalidity:
         return status, {}, set(), None
     return status, changed, vanished, new
-
-
-def examine_and_fetch_new(
-    session: Session, folder: str, uidvalidity: int, modseq: int, uids: str, prefix: int
-) -> tuple[FolderStatus, dict[int, dict[bytes, Any]], set[int], dict[int, dict[bytes, Any]] | None]:
-    """`session.select_qresync` (read-only) and `session.fetch_new(uids, prefix)` in one flight."""
-    return read_examine(session, send_examine(session, folder, uidvalidity, modseq, uids, prefix))

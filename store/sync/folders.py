@@ -132,7 +132,7 @@ def sync_folder(run: Run, p: Planned) -> None:
         removed = writer.drop_folder_locations(conn, row.id, gone=False, reset=True)
         run.folder_changed(FolderChanged(box.id, row.name, "uidvalidity", removed=removed))
         row = writer.folder(conn, row.id)
-    since_text = run.since.isoformat() if run.since else "all"
+    since_text = _since_text(run)
     first_done = row.lowest_uid_loaded is not None
     extend = first_done and not covers(row.since_loaded, since_text)
     pending = row.id in run.pending_folders
@@ -204,13 +204,21 @@ def sync_folder(run: Run, p: Planned) -> None:
     run.summary.folders += 1
 
 
+def _since_text(run: Run) -> str:
+    """The run's load period as stored in `since_loaded`: 'all' or the first day's ISO date."""
+    return run.since.isoformat() if run.since else "all"
+
+
+def _settled(run: Run, row: writer.FolderRow) -> bool:
+    """Whether the folder's first load is done for the run's whole period (no search for older mail)."""
+    return row.lowest_uid_loaded is not None and covers(row.since_loaded, _since_text(run))
+
+
 def _unchanged(run: Run, row: writer.FolderRow, st: FolderStatus | None) -> bool:
     """Whether LIST-STATUS shows the folder as it was at its last sync: nothing to send for it."""
-    since_text = run.since.isoformat() if run.since else "all"
     return (
         st is not None
-        and row.lowest_uid_loaded is not None
-        and covers(row.since_loaded, since_text)
+        and _settled(run, row)
         and row.id not in run.pending_folders
         and run.session.condstore
         and st.highestmodseq is not None
@@ -235,9 +243,8 @@ def _flight_plan(run: Run, row: writer.FolderRow, st: FolderStatus | None) -> Fl
         or row.id in run.pending_folders
     ):
         return None
-    since_text = run.since.isoformat() if run.since else "all"
-    settled = row.lowest_uid_loaded is not None and covers(row.since_loaded, since_text)
-    return row.uidvalidity, row.highestmodseq, _first_new_window(run, row, st) if settled else None
+    ahead = _first_new_window(run, row, st) if _settled(run, row) else None
+    return row.uidvalidity, row.highestmodseq, ahead
 
 
 def _take_flight(run: Run, folder: str, plan: FlightPlan) -> Flight | None:
@@ -280,10 +287,8 @@ def _closed(
 ) -> bool:
     """Whether the folder's flight answered all `sync_folder` needs to send for it: its load is settled, its
     UIDVALIDITY and modseq are known, and the new mail (if any) came whole in the flight's one window."""
-    since_text = run.since.isoformat() if run.since else "all"
     if (
-        row.lowest_uid_loaded is None
-        or not covers(row.since_loaded, since_text)
+        not _settled(run, row)
         or sel.uidvalidity != row.uidvalidity
         or sel.highestmodseq is None
         or sel.uidnext == 0

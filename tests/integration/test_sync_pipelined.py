@@ -13,7 +13,6 @@ import pytest
 from store.net import Endpoint, imap_login
 from store.secrets import Secret
 from store.sync import folders
-from store.sync.examine import examine_and_fetch_new as both
 from store.sync.examine import read_examine, send_examine
 from store.sync.imap import Session
 from tests.harness.fixtures import MailAccount
@@ -81,6 +80,11 @@ def test_more_new_mail_than_one_window_continues_after_the_first(sync_env: SyncE
     assert env.stored() == env.server(["INBOX"])
 
 
+def both(session: Session, folder: str, uidvalidity: int, modseq: int, uids: str, prefix: int) -> tuple:
+    """The EXAMINE and FETCH of one flight, sent and read."""
+    return read_examine(session, send_examine(session, folder, uidvalidity, modseq, uids, prefix))
+
+
 def _session(env: SyncEnv) -> Session:
     ep = Endpoint("localhost", env.account.imaps_port, "ssl", str(env.account.ca_file))
     return Session(imap_login(ep, env.account.email, Secret(env.account.password)))
@@ -105,8 +109,9 @@ def test_a_refused_examine_is_an_error_and_the_session_goes_on(sync_env: SyncEnv
 
 
 def test_every_imap_connection_has_imaplib_debug_off(sync_env: SyncEnv) -> None:
-    """imapclient turns imaplib's debug level to 5, which formats every response (whole messages) for a log
-    nobody reads; store/net.py turns it off for every connection (sync, IDLE, Sent copy), not only the sync's."""
+    """imapclient turns imaplib's debug level to 5, which formats every response (whole messages) for a
+    log nobody reads; store/net.py turns it off for every connection (sync, IDLE, Sent copy), not only the
+    sync's."""
     ep = Endpoint("localhost", sync_env.account.imaps_port, "ssl", str(sync_env.account.ca_file))
     client = imap_login(ep, sync_env.account.email, Secret(sync_env.account.password))
     try:
