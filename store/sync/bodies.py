@@ -67,17 +67,17 @@ def _lane_config(run: Run) -> dict[str, Any]:
 PAGE = 2000  # pending messages read from the store at a time, so memory does not grow with the mailbox
 
 
-def load_bodies(run: Run) -> None:
+def load_bodies(run: Run, pending: dict[int, tuple[int, int]]) -> None:
     """Fetch and store the bodies of every message of the mailbox that has only its envelope so far.
 
     Windows go alternately to this process and, for big loads, to helper processes with their own IMAP
-    and database connections, so parsing and writing use both cores.
+    and database connections, so parsing and writing use both cores. *pending* is the mailbox's
+    `writer.pending_bodies`, which the engine read to decide whether there is work.
     """
     from store.sync.worker import WorkerLane
 
     conn, opts = run.conn, run.options
     run.selected_validity = None
-    pending = writer.pending_bodies(conn, run.mailbox.id)
     rows = {fid: writer.folder(conn, fid) for fid in pending}
     rows = {fid: r for fid, r in rows.items() if not r.gone and r.uidvalidity is not None}
     if not rows:

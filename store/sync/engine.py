@@ -315,10 +315,11 @@ class SyncService:
                     session.selected, run.selected_validity = None, None  # a failed SELECT deselects
             folders.land(run)
             summary.headers_seconds = round(time.perf_counter() - t0, 3)
-            if options.bodies and writer.pending_bodies(conn, box.id):
+            pending = writer.pending_bodies(conn, box.id) if options.bodies else {}
+            if pending:
                 from store.sync.bodies import load_bodies  # with the parser: only when there is work
 
-                load_bodies(run)
+                load_bodies(run, pending)
             if summary.expunged + len(summary.folder_changes) > removed_before:
                 if writer.remove_orphans(conn):
                     from store.sync.packs import compact
