@@ -268,6 +268,13 @@ def close() -> Step:
     return lambda peer: peer.close()
 
 
+def hold(seconds: float = 15.0) -> Step:
+    """Keep the line open, saying nothing, until the client hangs up (at most *seconds*): for a client
+    that must give up by its own timeout, which the default drain (as long as the tests' client timeout)
+    could otherwise beat by closing first on a busy machine."""
+    return lambda peer: peer.drain(seconds)
+
+
 def pause(seconds: float) -> Step:
     """Wait before the next step."""
     return lambda peer: time.sleep(seconds)

@@ -8,7 +8,7 @@ from store.accounts import AuthorizeError, authorize
 from store.net import NetError, smtp_connect, smtp_login
 from store.providers import Provider
 from store.secrets import Secret
-from tests.harness.hostile import Peer, close, expect, send, tls
+from tests.harness.hostile import Peer, close, expect, hold, send, tls
 from tests.harness.hostile_imap import FakeMailbox, imap_session
 from tests.harness.hostile_smtp import smtp_session, smtp_starttls_preface
 from tests.security.conftest import EVIL, LOGIN, PASSWORD, endpoint
@@ -69,9 +69,11 @@ def test_ehlo_refused(hostile, ehlo_answer):
 def test_starttls_answer_other_than_220(hostile, answer):
     steps = [send(GREETING), expect("EHLO", *EHLO_TLS)]
     steps += [expect("STARTTLS"), close()] if answer is None else [expect("STARTTLS", answer)]
+    kind = {None: "network", f"220-{EVIL}": "timeout"}.get(answer, "starttls")  # these two may be retried
+    if kind == "timeout":
+        steps.append(hold())  # the client must give up first, by its own timeout
     server = hostile("SMTP", steps)
     err = refused(endpoint(server, "starttls"))
-    kind = {None: "network", f"220-{EVIL}": "timeout"}.get(answer, "starttls")  # these two may be retried
     assert_clean(server, err, kind)
     names = server.wait()[0].names()
     assert names == ["EHLO", "STARTTLS"], f"nothing may follow a failed STARTTLS: {names}"
@@ -86,7 +88,7 @@ def test_starttls_answer_other_than_220(hostile, answer):
     ],
 )
 def test_bad_greeting(hostile, greeting, kind):
-    server = hostile("SMTP", [send(greeting)])
+    server = hostile("SMTP", [send(greeting), hold()] if kind == "timeout" else [send(greeting)])
     err = refused(endpoint(server, "starttls"))
     assert_clean(server, err, kind)
 
