@@ -51,6 +51,52 @@ _ALLOWED_HEADERS = {
 }
 
 
+SYSTEM_FILES = (Path("/proc"), Path("/sys"), Path("/dev"))  # pseudo-files: process environments, devices
+
+
+@dataclass(frozen=True)
+class AttachRules:
+    """Which files may be read into a message: a regular file inside one of *folders* (none given: any
+    folder), never one of the *private* files or folders (store/private.py: the database, raw copies,
+    secrets and settings of the installation) nor a system pseudo-file. Links are followed first, so a
+    link cannot lead around the rules."""
+
+    folders: tuple[Path, ...] = ()
+    private: tuple[Path, ...] = ()
+
+    def check(self, path: str | Path) -> Path:
+        """The real path of the file *path* names, or Invalid saying why it cannot be attached."""
+        p = Path(path).expanduser()
+        try:
+            real = p.resolve(strict=True)
+        except OSError as exc:
+            raise Invalid({"attachments": f"cannot read {p}: {exc.strerror or exc}"}) from None
+        except RuntimeError:  # a symlink loop
+            raise Invalid({"attachments": f"cannot read {p}: too many levels of links"}) from None
+        if any(_within(real, root) for root in (*SYSTEM_FILES, *self.private)):
+            raise Invalid(
+                {
+                    "attachments": f"{p.name} is one of Mailroom's own or the system's files; "
+                    "it cannot be attached"
+                }
+            )
+        if self.folders and not any(_within(real, folder) for folder in self.folders):
+            where = ", ".join(str(f) for f in self.folders)
+            raise Invalid({"attachments": f"files can be attached only from {where} (AttachmentFolders)"})
+        if not real.is_file():
+            raise Invalid({"attachments": f"{p.name} is not a regular file"})
+        return real
+
+
+def _within(real: Path, root: Path) -> bool:
+    """Whether *real* (a resolved path) is *root* or lies inside it; *root* need not exist."""
+    try:
+        root = root.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
+    return real == root or root in real.parents
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file attached to a draft, held as bytes so a later change or removal of the file loses nothing."""
@@ -60,11 +106,12 @@ class Attachment:
     data: bytes
 
     @classmethod
-    def from_path(cls, path: str | Path) -> Attachment:
-        """Read a file now; its name (without folders) becomes the attachment's file name."""
+    def from_path(cls, path: str | Path, rules: AttachRules = AttachRules()) -> Attachment:  # noqa: B008
+        """Read a file now if *rules* allow it; its name (without folders) becomes the attachment's name."""
         p = Path(path).expanduser()
+        real = rules.check(p)
         try:
-            data = p.read_bytes()
+            data = real.read_bytes()
         except OSError as exc:
             raise Invalid({"attachments": f"cannot read {p}: {exc.strerror or exc}"}) from None
         return cls(p.name, guess_type(p.name), data)
@@ -280,9 +327,12 @@ def clean_id(value: str) -> str:
 # -- validation and MIME ---------------------------------------------------------------------------
 
 
-def load_attachments(draft: Draft) -> Draft:
-    """The draft with every attachment path read into bytes (the one moment files are read)."""
-    loaded = tuple(a if isinstance(a, Attachment) else Attachment.from_path(a) for a in draft.attachments)
+def load_attachments(draft: Draft, rules: AttachRules = AttachRules()) -> Draft:  # noqa: B008
+    """The draft with every attachment path read into bytes (the one moment files are read), as *rules*
+    allow."""
+    loaded = tuple(
+        a if isinstance(a, Attachment) else Attachment.from_path(a, rules) for a in draft.attachments
+    )
     total = sum(len(a.data) for a in loaded)
     if total > MAX_ATTACHMENT_BYTES:
         raise Invalid(
@@ -321,11 +371,18 @@ def new_message_id(box: Mailbox) -> str:
     return make_msgid(domain=domain)
 
 
-def build_message(draft: Draft, box: Mailbox, now: datetime, message_id: str) -> Built:
-    """The draft as RFC 5322 bytes from *box*, dated *now*, with *message_id*; header injection is impossible
-    because typed header text is refused or neutralised and the result is parsed back and checked."""
+def build_message(
+    draft: Draft,
+    box: Mailbox,
+    now: datetime,
+    message_id: str,
+    rules: AttachRules = AttachRules(),  # noqa: B008
+) -> Built:
+    """The draft as RFC 5322 bytes from *box*, dated *now*, with *message_id*, its files read as *rules*
+    allow; header injection is impossible because typed header text is refused or neutralised and the
+    result is parsed back and checked."""
     to, cc, bcc = check(draft)
-    draft = load_attachments(draft)
+    draft = load_attachments(draft, rules)
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender_address(box)
     msg["To"] = to if to or cc else "undisclosed-recipients:;"

@@ -250,7 +250,8 @@ class Outbox:
             raise Invalid({"from": "choose a mailbox you may send from"}) from None
         now = self._store.clock().astimezone(UTC)
         try:
-            built = compose.build_message(draft, box, now, compose.new_message_id(box))
+            rules = self._store.attach_rules()
+            built = compose.build_message(draft, box, now, compose.new_message_id(box), rules)
         except ValueError as exc:  # the built bytes failed their own check: refuse rather than send
             raise Invalid({"message": f"the message could not be built safely ({exc})"}) from None
         with db.write(self._engine) as conn:

@@ -17,6 +17,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
+from store import private
 from store.keyring_file import (
     ENCRYPTED_FILE_NAME,
     KEY_ENV,
@@ -278,6 +279,7 @@ def open_secret_store(
         options = ", ".join(c.value for c in BackendChoice)
         raise SecretsError(f"unknown secrets backend {choice!r}; choose one of {options}") from None
     data_dir, config_dir = Path(data_dir), Path(config_dir)
+    private.remember(data_dir, config_dir)  # never attached to mail, whoever asks (store/private.py)
     if kind is BackendChoice.PLAINTEXT:
         if not allow_plaintext:
             raise SecretsError(

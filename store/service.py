@@ -24,6 +24,7 @@ from store.sharing import Sharing
 from store.system import SystemSettings
 
 if TYPE_CHECKING:
+    from store.compose import AttachRules
     from store.crm.service import Crm
     from store.outbox import Outbox
     from store.sync.engine import SyncService
@@ -81,6 +82,13 @@ class Store:
         from store.outbox import Outbox
 
         return Outbox(self)
+
+    def attach_rules(self) -> AttachRules:
+        """Which files a user may attach: from AttachmentFolders, never the installation's own files."""
+        from store import private
+        from store.compose import AttachRules
+
+        return AttachRules(self.system.attachment_folders(), private.paths(self.path))
 
     def raw_connection(self):  # noqa: ANN201 - SQLAlchemy's PoolProxiedConnection
         """A pooled sqlite3 connection (`.driver_connection`) for the sync engine; `.close()` returns it."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,6 +22,17 @@ def _interval(value: str) -> str:
     return str(int(value))
 
 
+def _folders(value: str) -> str:
+    """AttachmentFolders: absolute folders separated by ':' (empty: any folder)."""
+    folders = [Path(part.strip()).expanduser() for part in value.split(os.pathsep) if part.strip()]
+    for folder in folders:
+        if not folder.is_absolute():
+            raise Invalid({"AttachmentFolders": f"'{folder}' is not an absolute folder path"})
+        if not folder.is_dir():
+            raise Invalid({"AttachmentFolders": f"there is no folder '{folder}'"})
+    return os.pathsep.join(str(f) for f in folders)
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """What a system setting means, its default and its check."""
@@ -34,6 +47,13 @@ SPECS = {
     s.key: s
     for s in [
         SettingSpec("MailboxSyncInterval", "5", "Minutes between automatic mail loads", _interval),
+        SettingSpec(
+            "AttachmentFolders",
+            "",
+            "Folders files may be attached from, separated by ':' (empty: any folder). Set it when "
+            "users share one installation over SSH",
+            _folders,
+        ),
     ]
 }
 
@@ -55,6 +75,10 @@ class SystemSettings:
     def sync_interval_minutes(self) -> int:
         """MailboxSyncInterval as a number."""
         return int(self.get("MailboxSyncInterval"))
+
+    def attachment_folders(self) -> tuple[Path, ...]:
+        """AttachmentFolders as paths; empty when files may come from any folder."""
+        return tuple(Path(p) for p in self.get("AttachmentFolders").split(os.pathsep) if p)
 
     def all(self) -> dict[str, str]:
         """Every setting with its effective value."""

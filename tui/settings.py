@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from store.private import APP_FOLDER
+
 if TYPE_CHECKING:
     from tui.settings_model import SecretsSettings, Settings, UiSettings  # noqa: F401
 
-APP_NAME = "mailroom"
+APP_NAME = APP_FOLDER  # the XDG folders store/private.py keeps private
 BACKENDS = ("auto", "file", "system", "plaintext")
 FIELDS = ("db", "user", "secrets", "ui", "log_file")
 _MODEL_NAMES = ("Settings", "SecretsSettings", "UiSettings")
