@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +135,98 @@ def test_console_script_runs_from_a_shell(isolated: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "tui.cli", "provider", "list"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "Gmail" in result.stdout
+
+
+def _one_clean_line(code: int, out: str, err: str, expected: int = 1) -> str:
+    """The failure was one line on stderr per problem (no traceback) with exit code *expected*."""
+    assert code == expected, err
+    assert out == "" and "Traceback" not in err
+    assert err.endswith("\n") and all(line.startswith("mailroom: ") for line in err.splitlines()), err
+    return err
+
+
+def _queued_item(capsys, monkeypatch, state: str = "queued") -> str:
+    """An outbox item of alice's in *state*, queued without touching the secrets (returns its id)."""
+    from store.service import open_store
+    from tests.unit.crm_mail import connect_mailbox
+    from tui.settings import data_dir
+
+    assert run(capsys, "user", "list")[0] == 0
+    store = open_store(data_dir() / "mailroom.db")
+    try:
+        connect_mailbox(store, "alice", "alice@ourco.example")
+    finally:
+        store.close()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Hi.\n")))
+    code, out, err = run(capsys, "send", "--to", "bob@example.com", "--subject", "Hi", "--queue-only",
+                         "--json")
+    assert code == 0, err
+    item = json.loads(out)["id"]
+    with contextlib.closing(sqlite3.connect(data_dir() / "mailroom.db")) as conn, conn:
+        conn.execute("UPDATE outbox SET state = ? WHERE id = ?", (state, item))
+    return str(item)
+
+
+@pytest.mark.parametrize(
+    "argv", [("sync", "--once"), ("sync",), ("outbox", "retry"), ("outbox", "sent"), ("send",)]
+)
+def test_a_refused_secrets_backend_is_one_clear_line(capsys, monkeypatch, argv) -> None:
+    if argv[0] != "sync":
+        item = _queued_item(capsys, monkeypatch, "check" if argv == ("outbox", "sent") else "queued")
+        if argv[0] == "send":
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Hi.\n")))
+            argv = ("send", "--to", "bob@example.com", "--subject", "Hi")
+        else:
+            argv = (*argv, item)
+    monkeypatch.setenv("MAILROOM_SECRETS__BACKEND", "plaintext")
+    err = _one_clean_line(*run(capsys, *argv))
+    assert "cannot open the secrets store" in err and "UNENCRYPTED" in err and "secrets.backend" in err
+
+
+def test_a_settings_file_that_is_not_toml_is_one_clear_line(capsys, isolated: Path, monkeypatch) -> None:
+    cfg = isolated / "config" / "mailroom" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("db = \n")
+    for argv in (("user", "list"), ("config", "show"), ("sync", "--once")):
+        err = _one_clean_line(*run(capsys, *argv), expected=2)
+        assert f"the settings file {cfg} is not valid TOML" in err and "line 1" in err
+    monkeypatch.setattr("tui.app.run_app", lambda ctx: pytest.fail("the app opened"))
+    assert "not valid TOML" in _one_clean_line(*run(capsys), expected=2)  # no command: the app
+    cfg.write_bytes(b'user = "\xff"\n')
+    assert "not valid TOML: 'utf-8' codec" in _one_clean_line(*run(capsys, "user", "list"), expected=2)
+
+    def unreadable(**_flags: object) -> None:
+        raise PermissionError(13, "Permission denied", str(cfg))
+
+    monkeypatch.setattr("tui.cli.common.load_settings", unreadable)
+    err = _one_clean_line(*run(capsys, "user", "list"), expected=2)
+    assert f"cannot read the settings file {cfg}: Permission denied" in err
+
+
+def test_invalid_settings_are_one_line_each_naming_the_setting(capsys, isolated: Path, monkeypatch) -> None:
+    cfg = isolated / "config" / "mailroom" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('password = "hunter2"\n[ui]\ncursor_blink = "sometimes"\n')
+    monkeypatch.setenv("MAILROOM_SECRETS__BACKEND", "bogus")
+    monkeypatch.setattr("tui.app.run_app", lambda ctx: pytest.fail("the app opened"))
+    for argv in (("user", "list"), ()):
+        err = _one_clean_line(*run(capsys, *argv), expected=2)
+        lines = err.splitlines()
+        assert len(lines) == 3, err
+        assert any(
+            line.startswith("mailroom: invalid setting secrets.backend (MAILROOM_SECRETS__BACKEND): ")
+            and "'auto', 'file', 'system' or 'plaintext'" in line
+            for line in lines
+        ), err
+        assert f"mailroom: invalid setting ui.cursor_blink ({cfg}): " in err
+        assert f"mailroom: unknown setting password ({cfg})" in err
+        assert "hunter2" not in err and "sometimes" not in err  # values are never echoed: one may be secret
+
+
+@pytest.mark.parametrize("where", ["/proc/nope/x.db", "/proc/x.db", "{tmp}", "{tmp}/file/x.db", "{tmp}/file"])
+def test_a_database_that_cannot_be_opened_is_one_clear_line(capsys, isolated: Path, where: str) -> None:
+    (isolated / "file").write_text("not a database\n")
+    path = where.format(tmp=isolated)
+    for argv in (("user", "list"), ("sync", "--once")):
+        err = _one_clean_line(*run(capsys, "--db", path, *argv))
+        assert f"cannot open the database {path}" in err and "--db" in err

@@ -81,12 +81,13 @@ def main(argv: list[str] | None = None) -> int:
             ctx.actor  # noqa: B018 - an unknown user is refused before anything runs
         return handler(ctx) or 0
     except CliError as exc:
-        print(f"mailroom: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one line per problem
+            print(f"mailroom: {line}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("mailroom: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the store's errors carry messages fit for users
+    except Exception as exc:  # the store's and the keyring's errors carry messages fit for users
         from store.errors import StoreError
 
         if isinstance(exc, StoreError):
@@ -95,9 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         if "pydantic" in sys.modules:  # only a run that imported pydantic can fail its validation
             from pydantic import ValidationError
 
+            from tui.cli.common import settings_error
+
             if isinstance(exc, ValidationError):
-                print(f"mailroom: invalid settings: {exc}", file=sys.stderr)
+                for line in str(settings_error(exc)).splitlines():
+                    print(f"mailroom: {line}", file=sys.stderr)
                 return 2
+        if "store.keyring_file" in sys.modules:  # only a run that opened the secrets can fail on them
+            from store.keyring_file import SecretsError
+
+            if isinstance(exc, SecretsError):
+                print(f"mailroom: secrets: {exc}", file=sys.stderr)
+                return 1
         raise
 
 

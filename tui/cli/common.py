@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from tui.settings import LoadedSettings, load_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from store.identity import Actor
     from store.lite import LiteStore
     from store.secrets import SecretStore
@@ -35,14 +38,27 @@ class Context:
     settings: LoadedSettings = field(init=False)
 
     def __post_init__(self) -> None:
-        self.settings = load_settings(db=self.args.db, user=self.args.user)
+        try:
+            self.settings = load_settings(db=self.args.db, user=self.args.user)
+        except ValueError as exc:  # pydantic's ValidationError, a file that is not TOML, JSON in a variable
+            raise settings_error(exc) from None
+        except OSError as exc:  # the settings file exists but cannot be read
+            from tui.settings import config_file
+
+            raise CliError(
+                f"cannot read the settings file {config_file()}: {exc.strerror or exc}; fix it or point "
+                "MAILROOM_CONFIG at another file",
+                code=2,
+            ) from None
 
     @cached_property
     def store(self) -> Store:
         """The store, opened and migrated."""
         from store.service import open_store
 
-        return open_store(self.settings.db_path())
+        path = self.settings.db_path()
+        with _opening_database(path):
+            return open_store(path)
 
     @cached_property
     def sync_store(self) -> Store | LiteStore:
@@ -50,7 +66,10 @@ class Context:
         ready for it, else the full store (which creates or migrates it)."""
         from store.lite import open_lite_store
 
-        return open_lite_store(self.settings.db_path()) or self.store
+        path = self.settings.db_path()
+        with _opening_database(path):
+            lite = open_lite_store(path)
+        return lite or self.store
 
     @cached_property
     def actor(self) -> Actor:
@@ -60,15 +79,86 @@ class Context:
     @cached_property
     def secrets(self) -> SecretStore:
         """The secret store chosen by the settings."""
-        from store.secrets import open_secret_store
+        from store.secrets import SecretsError, open_secret_store
         from tui.settings import config_dir, data_dir
 
-        return open_secret_store(
-            self.settings.secrets.backend,
-            data_dir=data_dir(),
-            config_dir=config_dir(),
-            allow_plaintext=self.settings.secrets.allow_plaintext,
+        try:
+            return open_secret_store(
+                self.settings.secrets.backend,
+                data_dir=data_dir(),
+                config_dir=config_dir(),
+                allow_plaintext=self.settings.secrets.allow_plaintext,
+            )
+        except SecretsError as exc:
+            raise CliError(
+                f"cannot open the secrets store: {exc} (setting secrets.backend, "
+                f"{_setting_source(('secrets', 'backend'))})"
+            ) from None
+
+
+def settings_error(exc: ValueError) -> CliError:
+    """The CliError for settings that failed to load: one line per problem, naming the setting and where it
+    was set. Values are never repeated (a mistyped key may hold a password)."""
+    from tomllib import TOMLDecodeError
+
+    from tui.settings import config_file
+
+    if isinstance(exc, TOMLDecodeError | UnicodeDecodeError):
+        return CliError(
+            f"the settings file {config_file()} is not valid TOML: {exc}; fix it or point MAILROOM_CONFIG "
+            "at another file",
+            code=2,
         )
+    if not callable(getattr(exc, "errors", None)):  # pydantic-settings' SettingsError (JSON in a variable)
+        return CliError(f"invalid settings: {exc}; check the MAILROOM_ variables", code=2)
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):  # type: ignore[attr-defined]
+        loc = tuple(str(part) for part in error["loc"])
+        name, where = ".".join(loc), _setting_source(loc)
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {name} ({where})")
+        else:
+            lines.append(f"invalid setting {name} ({where}): {error['msg']}")
+    return CliError("\n".join(lines) or "invalid settings", code=2)
+
+
+def _setting_source(loc: tuple[str, ...]) -> str:
+    """Where the setting at *loc* comes from: its MAILROOM_ variable when set, else the settings file."""
+    import os
+
+    from tui.settings import config_file
+
+    names = {name.upper() for name in os.environ}
+    for end in range(len(loc), 0, -1):
+        name = "MAILROOM_" + "__".join(loc[:end]).upper()
+        if name in names:
+            return name
+    return str(config_file())
+
+
+@contextmanager
+def _opening_database(path: Path) -> Iterator[None]:
+    """Turn a database that cannot be opened (a missing folder, a directory, not SQLite) into one line."""
+    import sqlite3
+
+    try:
+        yield
+    except (OSError, sqlite3.Error, _sqlalchemy_error()) as exc:
+        reason = getattr(exc, "orig", None) or exc  # SQLAlchemy's wrapper holds the driver's error
+        if isinstance(reason, OSError) and reason.strerror and reason.filename:
+            reason = f"{reason.strerror}: {reason.filename}"
+        raise CliError(
+            f"cannot open the database {path} ({reason}); choose another file with --db or MAILROOM_DB"
+        ) from None
+
+
+def _sqlalchemy_error() -> type[Exception]:
+    """SQLAlchemy's wrapper of driver errors, when SQLAlchemy is loaded (the lite store never loads it)."""
+    if "sqlalchemy" not in sys.modules:
+        return OSError
+    from sqlalchemy.exc import DBAPIError
+
+    return DBAPIError
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
