@@ -234,7 +234,7 @@ class SyncService:
                 return
             except NetError as exc:
                 if exc.kind == "auth":
-                    self._needs_attention(box, summary, redact(server_text(exc), secret))
+                    self._needs_attention(box, summary, server_text(redact(str(exc), secret)))
                     return
                 error: BaseException = exc
                 text = str(exc)
@@ -243,7 +243,7 @@ class SyncService:
                 text = self._describe(exc, box)
             # What a server said may echo the password or carry terminal escapes: neither is shown.
             ours = isinstance(error, StoreError) or _error_kind(error) == "disk_full"  # no server's words
-            text = redact(text if ours else server_text(text), secret)
+            text = redact(text, secret) if ours else server_text(redact(text, secret))
             if not _is_transient(error) or attempt >= len(options.retry_delays):
                 summary.ok, summary.error = False, text
                 summary.error_kind = _error_kind(error)
@@ -301,7 +301,6 @@ class SyncService:
             )
             run.pending_folders = writer.folders_with_pending_flags(conn, box.id)
             t0 = time.perf_counter()
-            removed_before = summary.expunged + len(summary.folder_changes)
             refused: list[str] = []
             planned = folders.plan(run)
             for i, folder in enumerate(planned):
@@ -315,16 +314,19 @@ class SyncService:
                     session.selected, run.selected_validity = None, None  # a failed SELECT deselects
             folders.land(run)
             summary.headers_seconds = round(time.perf_counter() - t0, 3)
+            # Every folder was seen, so mail that only moved was linked again: what no location holds now
+            # is gone. Asked of the whole run, not this attempt: an earlier attempt that removed locations
+            # and then lost its connection left the cleanup to this one. Before the body phase, whose
+            # failure (a refused SELECT, a full disk) must not leave it undone.
+            if (summary.expunged or summary.folder_changes) and writer.remove_orphans(conn):
+                from store.sync.packs import compact
+
+                compact(conn, self._store.path)  # frees packs that are now mostly dead bytes
             pending = writer.pending_bodies(conn, box.id) if options.bodies else {}
             if pending:
                 from store.sync.bodies import load_bodies  # with the parser: only when there is work
 
                 load_bodies(run, pending)
-            if summary.expunged + len(summary.folder_changes) > removed_before:
-                if writer.remove_orphans(conn):
-                    from store.sync.packs import compact
-
-                    compact(conn, self._store.path)  # frees packs that are now mostly dead bytes
             if refused:
                 raise FolderRefused(refused)
         finally:

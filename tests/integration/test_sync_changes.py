@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from store.sync.events import FolderChanged
+from store.sync.events import FolderChanged, Retrying
 from tests.harness.fixtures import MailAccount
 from tests.integration.sync_support import SyncEnv, append, fresh_env, simple_message
+from tests.integration.test_sync_robust import CuttingProxy
 
 pytestmark = pytest.mark.integration
 
@@ -195,3 +196,35 @@ def test_new_mail_arrives_whole_and_keeps_the_dedupe_key_of_the_header_path(sync
     for d in client.fetch(client.search(["ALL"]), ["BODY.PEEK[HEADER]", "BODY.PEEK[]"]).values():
         assert header_block(d[b"BODY[]"]) == d[b"BODY[HEADER]"]
     client.logout()
+
+
+def test_mail_of_a_deleted_folder_is_removed_when_the_connection_drops_after_the_deletion(
+    sync_env: SyncEnv,
+) -> None:
+    """The attempt that saw the folder go loses its connection afterwards; the retry must still remove the
+    mail no folder holds any more (the cleanup belongs to the run, not to the attempt)."""
+    env = sync_env
+    _seed(env, "Work", 2)
+    _seed(env, "Old", 2)
+    env.run()
+    client = env.account.imap()
+    client.delete_folder("Old")
+    client.logout()
+    for n in range(3):  # new mail in Work: the connection is cut while it is fetched
+        append(env.account, "Work", simple_message(300 + n, body="x" * 60_000 + "\n"))
+    proxy = CuttingProxy(env.account.imaps_port, cut_after=60_000)
+    try:
+        with env.store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE providers SET imap_port = ? WHERE id = ?", (proxy.port, env.provider.id)
+            )
+        summary = env.run()
+    finally:
+        proxy.close()
+    assert summary.ok, summary.error
+    assert proxy.cuts == 1 and any(isinstance(e, Retrying) for e in env.events)
+    assert "Old" not in env.stored() and env.stored()["Work"] == env.server(["Work"])["Work"]
+    orphans = "SELECT count(*) FROM messages m WHERE NOT EXISTS "
+    orphans += "(SELECT 1 FROM message_locations l WHERE l.message_id = m.id)"
+    assert env.sql(orphans) == [(0,)]
+    assert env.sql("SELECT count(*) FROM messages") == [(5,)]
