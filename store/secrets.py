@@ -31,6 +31,7 @@ from store.keyring_file import (
 
 SERVICE = "mailroom"
 MASK = "********"
+CUT = "…"  # how store.net.server_text ends a text it shortened
 _PROBE_USER = "__mailroom_probe__"
 # Built-in OS keyrings: they never prompt on the terminal (unlock dialogs are graphical).
 _NATIVE_MODULES = tuple(
@@ -120,10 +121,21 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
             variants.add(raw.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
             variants.add(repr(raw)[1:-1])
             variants.add(repr(raw.encode("utf-8", "surrogateescape"))[2:-1])
+            variants.add(" ".join("".join(c if c.isprintable() else " " for c in raw).split()))  # shown
+    variants.discard("")
     for variant in sorted(variants, key=len, reverse=True):
-        if variant:
-            text = text.replace(variant, MASK)
+        text = text.replace(variant, MASK)
+    if text.endswith(CUT):  # a text cut short (store.net.server_text) may end in the start of a secret
+        body = text[: -len(CUT)]
+        cut = max((_tail_of(body, variant) for variant in variants), default=0)
+        if cut:
+            return body[:-cut] + MASK + CUT
     return text
+
+
+def _tail_of(text: str, secret: str) -> int:
+    """How many characters at the end of *text* are the start of *secret*."""
+    return next((k for k in range(min(len(secret), len(text)), 0, -1) if text.endswith(secret[:k])), 0)
 
 
 def _check_ref(ref: str) -> None:

@@ -122,7 +122,7 @@ class IdleWatcher:
 
                     self.idling.clear()
                     # What a server said may echo the password or carry terminal escapes: neither is kept.
-                    text = redact(server_text(f"{type(exc).__name__}: {exc}"), self._secret)
+                    text = server_text(redact(f"{type(exc).__name__}: {exc}", self._secret))
                     if isinstance(exc, NetError) and exc.kind == "auth":
                         self.state, self.error = "refused", text
                         return  # no retry loop against a refused password; new settings start a new watcher

@@ -427,6 +427,22 @@ def test_redact():
     assert redact("nothing to hide") == "nothing to hide"
 
 
+def test_redact_catches_a_secret_in_text_made_fit_to_show():
+    """store.net.server_text squeezes whitespace and cuts at 200 characters before some texts are redacted
+    (NetError messages): neither may let the secret or its start through."""
+    from store.net import server_text
+
+    spaced = "s3cret  pass\tword"
+    shown = server_text(f"NO [AUTHENTICATIONFAILED] {spaced} rejected")
+    assert "s3cret" not in redact(shown, Secret(spaced)) and "********" in redact(shown, Secret(spaced))
+    long = "longpassword-" * 3
+    shown = server_text("x" * 190 + " " + long)
+    assert shown.endswith("…") and "longpa" in shown
+    masked = redact(shown, Secret(long))
+    assert "longp" not in masked and masked.endswith("********…")
+    assert redact(server_text("y" * 300), Secret(long)).endswith("y…")  # no part of the secret: kept
+
+
 # --- password commands ------------------------------------------------------------------
 
 
