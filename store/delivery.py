@@ -73,6 +73,7 @@ class SendResult:
     state: str  # queued | sent | failed | check
     detail: str = ""
     copy_done: bool = False
+    user_id: int | None = None  # who queued the item: only they are told about it
 
 
 @dataclass
@@ -120,16 +121,38 @@ class Delivery:
         with db.write(self._engine) as conn:
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
 
+    def _claim(self, row: dict[str, Any]) -> bool:
+        """queued → sending, only while the item is still the queued one *row* was read as: a `drop` or an
+        edit and resend (`queue(replaces=…)`) may have committed since, and SQLite may give the replacing
+        row the same id, so its Message-ID (new for every queued message) must match too. False: the claim
+        was lost, so nothing may be sent from *row*."""
+        with db.write(self._engine) as conn:
+            claimed = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == row["id"],
+                    outbox.c.state == "queued",
+                    outbox.c.message_id == row["message_id"],
+                )
+                .values(
+                    state="sending", attempts=row["attempts"] + 1, data_started_at=None, data_ended_at=None
+                )
+            ).rowcount
+        if claimed != 1:
+            return False
+        row["attempts"] += 1
+        return True
+
     def _recover(self) -> list[SendResult]:
         """Items left in `sending` by a run that died (this run holds the lock, so no live run owns them)."""
         out = []
         with db.write(self._engine) as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.envelope_from, outbox.c.data_ended_at).where(
+                select(outbox.c.id, outbox.c.envelope_from, outbox.c.data_ended_at, outbox.c.user_id).where(
                     outbox.c.state == "sending"
                 )
             ).all()
-            for item_id, sender, data_ended in rows:
+            for item_id, sender, data_ended, user_id in rows:
                 if data_ended is None:
                     values = dict(
                         state="queued",
@@ -141,7 +164,9 @@ class Delivery:
                 else:
                     values = dict(state="check", error_kind="uncertain", last_error=UNCERTAIN)
                 conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
-                out.append(SendResult(item_id, sender, values["state"], values["last_error"]))
+                out.append(
+                    SendResult(item_id, sender, values["state"], values["last_error"], user_id=user_id)
+                )
         return out
 
     def _due(self, now: datetime, only: set[int] | None) -> dict[int, list[int]]:
@@ -221,14 +246,8 @@ class Delivery:
                     results.append(self._failed(row, box, Failure("permanent", why_not), now))
                     continue
                 crash_point("queued")
-                row["attempts"] += 1
-                self._set(
-                    item_id,
-                    state="sending",
-                    attempts=row["attempts"],
-                    data_started_at=None,
-                    data_ended_at=None,
-                )
+                if not self._claim(row):
+                    continue  # dropped or replaced since it was read: nothing is sent
                 if smtp is None:
                     try:
                         smtp = self._login(box)
@@ -250,15 +269,25 @@ class Delivery:
                 self._set(
                     item_id, state="sent", sent_at=now, last_error="", error_kind="", next_attempt_at=now
                 )
-                results.append(SendResult(item_id, box.email, "sent", "accepted by the server"))
+                results.append(
+                    SendResult(item_id, box.email, "sent", "accepted by the server", user_id=row["user_id"])
+                )
         finally:
             _quit(smtp)
         return results
 
     def _login(self, box: Mailbox) -> smtplib.SMTP:
+        from store.keyring_file import SecretsError
         from store.net import Endpoint, smtp_login
 
-        secret: Secret = self._store.mailboxes.credentials(box, self._secrets)
+        try:
+            secret: Secret = self._store.mailboxes.credentials(box, self._secrets)
+        except SecretsError as exc:  # a locked keyring, a failing password command: wait, do not fail
+            raise Failure(
+                "temporary",
+                f"The password of {box.email} could not be read ({exc}); the message stays queued and "
+                "is tried again.",
+            ) from None
         provider = self._store.providers.get(box.provider_id)
         return smtp_login(Endpoint.smtp_of(provider), box.login, secret, timeout=self._timeout)
 
@@ -284,6 +313,7 @@ class Delivery:
             raise smtplib.SMTPRecipientsRefused(refused)
         code, reply = smtp.docmd("DATA")
         if code != 354:
+            _rset(smtp)  # the session is kept for the next message; some servers keep MAIL/RCPT open
             raise smtplib.SMTPDataError(code, reply)
         self._set(row["id"], data_started_at=now)
         payload = _DOT.sub(b"..", raw if raw.endswith(b"\r\n") else raw + b"\r\n")
@@ -335,7 +365,7 @@ class Delivery:
         if state != "check":
             values.update(data_started_at=None, data_ended_at=None)
         self._set(row["id"], **values)
-        return SendResult(row["id"], box.email, state, text)
+        return SendResult(row["id"], box.email, state, text, user_id=row["user_id"])
 
     def _fail_rest(self, ids: list[int], box: Mailbox, failure: Failure, now: datetime) -> list[SendResult]:
         """The server could not be reached or refused the login: the other due items of the mailbox share
@@ -373,14 +403,15 @@ class Delivery:
                 except Exception as exc:  # noqa: BLE001 - the message is sent; the copy is retried later
                     text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreError) else str(exc)
                     self._copy_failed(item_id, row["copy_refusals"], exc, text, now)
-                    out.append(SendResult(item_id, box.email, "sent", text, copy_done=False))
+                    out.append(SendResult(item_id, box.email, "sent", text, user_id=row["user_id"]))
                     if folder is not None:
                         folder.close()
                     folder = None
                     continue
                 self._set(item_id, copy_done=True, copy_error="", next_attempt_at=None)
                 crash_point("copied")
-                out.append(SendResult(item_id, box.email, "sent", "copy saved in Sent", copy_done=True))
+                done = SendResult(item_id, box.email, "sent", "copy saved in Sent", True, row["user_id"])
+                out.append(done)
         finally:
             if folder is not None:
                 folder.close()

@@ -129,7 +129,7 @@ class MailroomApp(App[None]):
         """Tell every open screen (the outbox refreshes) and say what a delivery run did."""
         for screen in self.screen_stack:
             screen.post_message(OutboxChanged(event.report))
-        note = report_text(event.report) if event.report is not None else None
+        note = report_text(event.report, self.actor.user.id) if event.report is not None else None
         if note is not None:
             self.notify(note[0], title="Outbox", severity=note[1], timeout=12)  # type: ignore[arg-type]
 

@@ -104,11 +104,13 @@ class DeliveryRunner:
         self.app.post_message(OutboxChanged(report))
 
 
-def report_text(report: DrainReport) -> tuple[str, str] | None:
-    """A notification for what a delivery run did: (text, severity), or None when nothing needs saying."""
-    failed = [r for r in report.results if r.state == "failed"]
-    unsure = [r for r in (*report.results, *report.recovered) if r.state == "check"]
-    sent = [r for r in report.results if r.state == "sent"]
+def report_text(report: DrainReport, user_id: int) -> tuple[str, str] | None:
+    """A notification for what a delivery run did with the items *user_id* queued: (text, severity), or None
+    when nothing needs saying. Any running app delivers everyone's items; each user hears only of theirs."""
+    results = [r for r in report.results if r.user_id == user_id]
+    failed = [r for r in results if r.state == "failed"]
+    unsure = [r for r in (*results, *report.recovered) if r.state == "check" and r.user_id == user_id]
+    sent = [r for r in results if r.state == "sent"]
     if failed:
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""

@@ -340,3 +340,38 @@ def test_sent_copy_stays_in_the_store_after_an_inbox_only_sync(env: SendEnv) -> 
     env.drain()
     assert env.store.sync.run(env.box, env.secrets, options=SyncOptions(retry_delays=(0.1,), timeout=20)).ok
     assert [r.subject for r in env.store.messages.list(env.admin, folder="Sent")] == ["Stays"]
+
+
+@pytest.mark.parametrize("change", ["drop", "replace"])
+def test_an_item_dropped_or_replaced_while_a_drain_reads_it_is_not_sent(
+    env: SendEnv, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    import store.delivery
+
+    draft = Draft(env.box.id, to=("bob@acme.example",), subject="first version")
+    item = env.store.outbox.queue(env.admin, draft)
+    newer = []
+
+    def meanwhile(step: str) -> None:  # the user acts between the drain's read and its claim
+        if step == "queued" and not newer:
+            if change == "drop":
+                newer.append(env.store.outbox.drop(env.admin, item.id))
+            else:
+                edited = dataclasses.replace(draft, subject="second version")
+                newer.append(env.store.outbox.queue(env.admin, edited, replaces=item.id))
+
+    monkeypatch.setattr(store.delivery, "crash_point", meanwhile)
+    assert env.drain().results == []  # the claim was lost: nothing sent, nothing reported
+    time.sleep(0.5)
+    assert env.server.sink.messages == []
+    env.drain()
+    if change == "drop":
+        assert env.store.outbox.list(env.admin) == []
+        time.sleep(0.5)
+        assert env.server.sink.messages == []
+    else:
+        (got,) = env.server.sink.wait_for(1)
+        assert str(parse(got.data)["Subject"]) == "second version"
+        assert [i.state for i in env.store.outbox.list(env.admin)] == ["sent"]
+        time.sleep(0.5)
+        assert len(env.server.sink.messages) == 1

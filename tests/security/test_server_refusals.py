@@ -221,3 +221,55 @@ def test_a_permanently_refused_sent_copy_is_not_tried_forever(hostile, pki, box_
     drain(env, t0 + timedelta(days=8))
     again = sum(t.names().count("APPEND") for t in server.wait(len(server.transcripts)))
     assert again == appends + 1, (appends, again)
+
+
+def _strict_smtp_session(refuse_data: int = 1):  # noqa: ANN202
+    """smtp_session, but the first *refuse_data* DATA commands are refused with 554 and, as Postfix does,
+    such a refusal leaves the transaction open: a MAIL before RSET is answered 503."""
+    inner = smtp_session(PASSWORD)
+    state = {"open": False, "refused": 0}
+
+    def step(peer) -> None:  # noqa: ANN001
+        original = peer.read_command
+
+        def read_command():  # noqa: ANN202
+            command = original()
+            if command.name == "MAIL" and state["open"]:
+                peer.send("503 5.5.1 Error: nested MAIL command")
+                return read_command()
+            if command.name == "MAIL":
+                state["open"] = True
+            elif command.name == "RSET":
+                state["open"] = False
+            elif command.name == "DATA" and state["refused"] < refuse_data:
+                state["refused"] += 1
+                peer.send("554 5.7.1 Message refused by policy")
+                return read_command()
+            elif command.name == "DATA":
+                state["open"] = False  # the inner session takes the message: the transaction ends
+            return command
+
+        peer.read_command = read_command
+        inner(peer)
+
+    step.received = inner.received  # type: ignore[attr-defined]
+    return step
+
+
+def test_a_refused_data_command_does_not_fail_the_next_message(hostile, pki, box_env_factory):
+    box = FakeMailbox(LOGIN, PASSWORD)
+    box.folder("INBOX")
+    box.folder("Sent")
+    imap = serve(hostile, pki, box)
+    session = _strict_smtp_session()
+    smtp = hostile("SMTP", [tls(pki.server), send("220 hostile.test ESMTP"), session])
+    env = box_env_factory(imap.port, pki.ca_file, smtp_port=smtp.port)
+    refused = env.store.outbox.queue(env.admin, Draft(env.box.id, to=("bob@example.test",), subject="One"))
+    sent = env.store.outbox.queue(env.admin, Draft(env.box.id, to=("bob@example.test",), subject="Two"))
+    report = drain(env, datetime.now(UTC))
+    assert [(r.item_id, r.state) for r in report.results] == [(refused.id, "failed"), (sent.id, "sent")], [
+        r.detail for r in report.results
+    ]
+    assert "554" in env.store.outbox.get(env.admin, refused.id).last_error
+    assert len(session.received) == 1 and b"Subject: Two" in session.received[0]
+    assert len(smtp.wait(1)) == 1, "the second message needed a new connection"

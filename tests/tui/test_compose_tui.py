@@ -479,3 +479,30 @@ async def test_reply_to_your_own_sent_message_opens_addressed_to_its_recipients(
         assert "Alice Moreau <alice@gmail.com> wrote:\n> Here is our offer." in str(
             field(app, "#quoted").render()
         )
+
+
+async def test_a_delivery_run_tells_each_user_only_about_their_own_messages(
+    make_app, store, alice, mail_account, smtp_sink, secrets
+) -> None:
+    from store.compose import Draft
+    from tui.delivery_runner import report_text
+
+    store.identity.add(alice, "user", "bob")
+    store.identity.grant(alice, "CanManageDirectories", "bob")  # to add the harness provider
+    bob = store.identity.actor("bob")
+    box = connect_harness(store, bob, mail_account, secrets)
+    smtp_sink.reject("rcpt", "550 5.1.1 No such user here", recipient="nobody@acme.example")
+    item = store.outbox.queue(bob, Draft(box.id, to=("nobody@acme.example",), subject="Bob's offer"))
+    app = send_app(make_app, secrets)  # alice's app delivers bob's item too: one outbox for everyone
+    posted: list[Message] = []
+    async with app.run_test(size=SNAP_SIZE, message_hook=posted.append) as pilot:
+        reports = lambda: [m.report for m in posted if isinstance(m, OutboxChanged) and m.report]  # noqa: E731
+        await until(pilot, lambda: bool(reports()), what="a delivery report")
+        await settle(pilot)
+        report = reports()[0]
+        assert [(r.item_id, r.state) for r in report.results] == [(item.id, "failed")]
+        assert [n.message for n in app._notifications] == []  # bob's failure is not alice's news
+    assert store.outbox.get(bob, item.id).state == "failed"
+    assert report_text(report, alice.user.id) is None
+    text, severity = report_text(report, bob.user.id) or ("", "")
+    assert text.startswith(f"Not sent from {mail_account.email}: Recipient refused") and severity == "error"

@@ -330,3 +330,30 @@ def test_address_completion_offers_crm_contacts_first(store, admin, secrets, pro
     assert store.outbox.suggest(admin, "da") == ["Dana Scott <dana@client.example>",
                                                 "Daniel Ortiz <d.ortiz@other.example>"]
     assert store.outbox.suggest(admin, "ortiz") == ["Daniel Ortiz <d.ortiz@other.example>"]
+
+
+def test_a_locked_keyring_keeps_the_messages_queued_and_retries_them(
+    store, admin, secrets, provider, tmp_path
+) -> None:
+    from store.keyring_file import KEY_FILE_NAME
+
+    box = add_box(store, admin, secrets, provider, "a@acme.example")
+    first = store.outbox.queue(admin, Draft(box.id, to=("x@acme.example",), subject="s"))
+    second = store.outbox.queue(admin, Draft(box.id, to=("y@acme.example",), subject="t"))
+    key = tmp_path / "sc" / KEY_FILE_NAME
+    saved = key.read_bytes()
+    key.unlink()  # the keyring cannot be unlocked now
+    report = store.outbox.drain(secrets, now=FIXED_NOW, timeout=2)
+    assert [(r.item_id, r.state) for r in report.results] == [(first.id, "queued"), (second.id, "queued")]
+    for item_id in (first.id, second.id):
+        got = store.outbox.get(admin, item_id)
+        assert (got.state, got.error_kind, got.attempts) == ("queued", "temporary", 1)
+        assert got.last_error.startswith("The password of a@acme.example could not be read")
+        assert "key file" in got.last_error and "tried again" in got.last_error
+        assert got.next_attempt_at == FIXED_NOW + timedelta(seconds=BACKOFF[0])
+    assert store.mailboxes.get(admin, box.id).status == "ok"  # nothing wrong with the mailbox itself
+    key.write_bytes(saved)
+    key.chmod(0o600)
+    store.outbox.drain(secrets, now=FIXED_NOW + timedelta(seconds=BACKOFF[0]), timeout=2)
+    got = store.outbox.get(admin, first.id)  # unlocked: on to the (unreachable) server
+    assert got.attempts == 2 and "refused" in got.last_error and got.state == "queued"
