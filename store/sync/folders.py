@@ -134,7 +134,9 @@ def sync_folder(run: Run, p: Planned) -> None:
         row = writer.folder(conn, row.id)
     since_text = _since_text(run)
     first_done = row.lowest_uid_loaded is not None
-    extend = first_done and not covers(row.since_loaded, since_text)
+    # A longer period than the one loaded: search the older UIDs once. Also when a first load stopped
+    # half-way and resumes with a longer period: the UIDs it stored were searched with the shorter one.
+    extend = (first_done or row.highest_uid > 0) and not covers(row.since_loaded, since_text)
     pending = row.id in run.pending_folders
     if _unchanged(run, row, st):
         run.summary.folders_skipped += 1
@@ -180,7 +182,8 @@ def sync_folder(run: Run, p: Planned) -> None:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.inline_window))
         else:
             windows = ((f"{a}:{b}", b) for a, b in _ranges(lo, hi, opts.header_window))
-        first = {} if first_done else {"since_loaded": since_text}
+        # since_loaded moves to a longer period only at the end, after the older UIDs were searched
+        first = {} if first_done or extend else {"since_loaded": since_text}
         _load_headers(run, row, p.remote.name, windows, sel, first, hi, prefix, ready)
     if first_done and hi >= lo and opts.bodies and not closed:  # closed: the new mail came whole
         from store.sync.bodies import load_folder_bodies

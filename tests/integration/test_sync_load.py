@@ -107,6 +107,29 @@ def test_a_longer_period_loads_the_older_mail_without_duplicates(sync_env: SyncE
     assert sorted(r.subject for r in rows) == ["old", "recent"]
 
 
+def test_a_first_load_resumed_with_a_longer_period_loads_the_older_mail(sync_env: SyncEnv) -> None:
+    """A first load under "week" stops half-way; the user picks "6 months"; the resumed load must search
+    the UIDs the interrupted one already passed with the longer period too."""
+    env = sync_env
+    env.configure(load_period="week", folder_scope="inbox")
+    append(env.account, "INBOX", simple_message(1, subject="old"), when=datetime(2025, 3, 1, tzinfo=UTC))
+    append(env.account, "INBOX", simple_message(2, subject="recent"), when=datetime(2025, 5, 30, tzinfo=UTC))
+    append(env.account, "INBOX", simple_message(3, subject="later"), when=datetime(2025, 5, 31, tzinfo=UTC))
+    env.run()
+    # as a first load cut off after its first window leaves the folder: UID 2 stored, not finished
+    with env.store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM message_locations WHERE uid = 3")
+        conn.exec_driver_sql(
+            "UPDATE sync_folders SET highest_uid = 2, lowest_uid_loaded = NULL WHERE name = 'INBOX'"
+        )
+    env.configure(load_period="6months")
+    summary = env.run()
+    assert summary.ok, summary.error
+    assert sorted(r.subject for r in env.store.messages.list(env.admin)) == ["later", "old", "recent"]
+    assert env.sql("SELECT count(*) FROM message_locations") == [(3,)]
+    assert env.run().new == 0  # and the folder now counts as loaded for six months
+
+
 def test_folder_scopes_and_a_selected_parent_does_not_take_its_children(sync_env: SyncEnv) -> None:
     env = sync_env
     for n, folder in enumerate(["INBOX", "Projects", "Projects/Beta", "Projects/Beta/Specs", "Sent"]):
