@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -161,6 +162,28 @@ def _sqlalchemy_error() -> type[Exception]:
     return DBAPIError
 
 
+# What must not reach a terminal from mail or a server: C0 controls but newline and tab, DEL, C1 controls.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_JSON_UNESCAPED = re.compile(r"[\x7f-\x9f]")  # json.dumps escapes C0 controls only
+
+
+def printable(text: str) -> str:
+    """*text* fit for a terminal: control characters other than newline and tab (escape sequences could set
+    the clipboard or the title, or move the cursor) become visible symbols (ESC as ␛, a C1 control as �)."""
+    return text if text.isprintable() else _CONTROLS.sub(_symbol, text)
+
+
+def _symbol(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+def write_json(value: Any) -> None:
+    """Print *value* as JSON for scripts, with every control character escaped (the data is unchanged)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(_JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Give a listing command its --json flag."""
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
@@ -169,8 +192,7 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 def emit(ctx: Context, rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: str) -> None:
     """Print rows as JSON (with --json) or as an aligned table."""
     if getattr(ctx.args, "json", False):
-        json.dump(list(rows), sys.stdout, ensure_ascii=False, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(list(rows))
         return
     if not rows:
         print(empty)
@@ -187,7 +209,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value).replace("\n", " ")
+    return printable(str(value).replace("\n", " "))
 
 
 Handler = Callable[[Context], int | None]

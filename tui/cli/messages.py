@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from tui.cli.common import CliError, Context, add_json_flag, command, emit, group
+from tui.cli.common import CliError, Context, add_json_flag, command, emit, group, printable, write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,34 +53,38 @@ def _show(ctx: Context) -> None:
     if args.json:
         from dataclasses import asdict
 
-        json.dump(asdict(m), sys.stdout, ensure_ascii=False, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(asdict(m))
         return
 
     def people(items: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"{n} <{a}>" if n else a for a, n in items)
 
-    print(f"Message {m.id}")
-    print(
+    _say(f"Message {m.id}")
+    _say(
         f"  From:       {m.from_name} <{m.from_address}>"
         if m.from_name
         else f"  From:       {m.from_address}"
     )
-    print(f"  To:         {people(m.to)}")
+    _say(f"  To:         {people(m.to)}")
     if m.cc:
-        print(f"  Cc:         {people(m.cc)}")
-    print(f"  Subject:    {m.subject}")
-    print(f"  Date:       {m.sent_at:%Y-%m-%d %H:%M:%S %Z}")
-    print(f"  Message-ID: {m.header_message_id}")
+        _say(f"  Cc:         {people(m.cc)}")
+    _say(f"  Subject:    {m.subject}")
+    _say(f"  Date:       {m.sent_at:%Y-%m-%d %H:%M:%S %Z}")
+    _say(f"  Message-ID: {m.header_message_id}")
     if m.in_reply_to:
-        print(f"  In-Reply-To: {m.in_reply_to}")
+        _say(f"  In-Reply-To: {m.in_reply_to}")
     for loc in m.locations:
-        print(f"  In:         {loc.mailbox} {loc.folder} (UID {loc.uid}) {' '.join(loc.flags)}")
+        _say(f"  In:         {loc.mailbox} {loc.folder} (UID {loc.uid}) {' '.join(loc.flags)}")
     for a in m.attachments:
-        print(f"  Attachment: {a.filename or '(no name)'} {a.content_type} {a.size} bytes")
+        _say(f"  Attachment: {a.filename or '(no name)'} {a.content_type} {a.size} bytes")
     if m.problems:
-        print(f"  Problems:   {m.problems}")
+        _say(f"  Problems:   {m.problems}")
     print()
     if not m.body_loaded:
         raise CliError("The body of this message is not loaded yet; run `mailroom sync --once`.")
-    print(m.body_text)
+    _say(m.body_text)
+
+
+def _say(line: str) -> None:
+    """Print a line of mail text; mail can carry escape sequences, so they are made visible, not obeyed."""
+    print(printable(line))
