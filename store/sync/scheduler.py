@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from store.service import Store
 
 BACKOFF_START = 30.0  # seconds before the first retry after a failed sync; doubles up to the interval
+SECRET_RECHECK = 60.0  # seconds between reads of a refused mailbox's password (keyring, or a command)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class _BoxState:
     next_due: float = 0.0
     failures: int = 0
     failed_secret: str | None = None
+    secret_read_at: float = float("-inf")
     wake: threading.Event = field(default_factory=threading.Event)
 
 
@@ -46,8 +48,10 @@ class Scheduler:
         on_summary: Callable[[SyncSummary], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         only: set[int] | None = None,
+        secret_recheck: float = SECRET_RECHECK,
     ) -> None:
         self.store, self.secrets = store, secrets
+        self.secret_recheck = secret_recheck
         self.options = options or SyncOptions()
         self._interval = interval_minutes
         self.use_idle = idle
@@ -104,7 +108,10 @@ class Scheduler:
             if not box.auto_load:
                 continue
             if box.status == NEEDS_ATTENTION:
+                if state.failed_secret is not None and now - state.secret_read_at < self.secret_recheck:
+                    continue  # the tick comes every few seconds; a password command (gpg, op) need not
                 digest = self._secret_digest(box)
+                state.secret_read_at = now
                 if state.failed_secret is None:
                     state.failed_secret = digest  # refused before we started: the stored one failed
                 if state.failed_secret == digest:
@@ -130,6 +137,7 @@ class Scheduler:
             state.next_due = time.monotonic() + interval
         elif summary.error_kind == "auth":
             state.failed_secret = self._secret_digest(box)
+            state.secret_read_at = time.monotonic()
             state.next_due = time.monotonic() + interval
         else:
             state.failures += 1

@@ -102,6 +102,20 @@ def test_disconnect_mid_fetch_is_retried_and_loses_nothing(sync_env: SyncEnv) ->
         proxy.close()
 
 
+class ReadCounter:
+    """The secret store, counting how often a password is read."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.reads = inner, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def get(self, ref: str) -> object:
+        self.reads += 1
+        return self.inner.get(ref)
+
+
 def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: SyncEnv) -> None:
     env = sync_env
     append(env.account, "INBOX", simple_message(1))
@@ -114,11 +128,16 @@ def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: Syn
     assert box.status == "needs_attention" and "refused" in box.status_reason
     # the scheduler does not try again with the same password...
     runs: list[object] = []
-    scheduler = Scheduler(env.store, env.secrets, FAST, idle=False, on_summary=runs.append)
+    reads = ReadCounter(env.secrets)
+    scheduler = Scheduler(env.store, reads, FAST, idle=False, on_summary=runs.append, secret_recheck=0.5)
     scheduler._tick()
-    assert runs == []
-    # ...but does as soon as the right password is stored, and the mailbox is fine again
+    assert runs == [] and reads.reads == 1
+    # ...and reads the password again at most every `secret_recheck` seconds, not at every tick
     env.secrets.set(box.secret_ref, Secret(env.account.password))
+    scheduler._tick()
+    assert runs == [] and reads.reads == 1
+    # ...but once it did and the password changed, it syncs, and the mailbox is fine again
+    time.sleep(0.6)
     scheduler._tick()
     assert len(runs) == 1 and runs[0].ok
     assert env.store.mailboxes.get(env.admin, env.box.id).status == "ok"
