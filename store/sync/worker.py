@@ -159,6 +159,7 @@ def main() -> None:
     storer = threading.Thread(target=store_loop, name="mailroom-helper-storer", daemon=True)
     storer.start()
     session: Session | None = None
+    validity = 0  # the UIDVALIDITY of the folder the session selected, as that SELECT reported it
     while True:
         job = recv(inp)
         if job is None:
@@ -174,9 +175,10 @@ def main() -> None:
                 )
                 session = Session(client, cfg["condstore"], cfg["qresync"])
             if session.selected != folder:
-                if session.select(folder).uidvalidity != uidvalidity:
-                    work.put(("reply", ("done", 0, 0)))
-                    continue
+                validity = session.select(folder).uidvalidity
+            if validity != uidvalidity:  # every window of a recreated folder: its UIDs name other mail now
+                work.put(("reply", ("done", 0, 0)))
+                continue
             uids = {uid: mid for mid, uid, _ in items}
             raws = session.fetch_bodies(uid_set(uids))
             check_whole(raws, {uid: size for _, uid, size in items})
