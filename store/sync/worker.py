@@ -100,12 +100,24 @@ class WorkerLane:
             self.proc.stdout.close()
 
 
-class _Secret:
-    def __init__(self, value: str) -> None:
-        self._value = value
+class _Secret(str):
+    """The password as store.net takes it (reveal()) and store.secrets.redact masks it (a str), shown masked.
+
+    Not store.secrets.Secret: importing that module (keyring, cryptography) would cost the helper about
+    60 ms and 10 MB. The parent redacts the helper's error texts again with its own Secret."""
+
+    __slots__ = ()
 
     def reveal(self) -> str:
-        return self._value
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
 
 
 def _connect_db(path: str) -> sqlite3.Connection:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from store.sync.events import Retrying
 from store.sync.worker import WorkerLane
+from tests.harness.dovecot import HOST
 from tests.harness.fixtures import MailAccount
 from tests.integration.sync_support import SyncEnv, append, fresh_env, simple_message
 
@@ -100,3 +105,86 @@ def test_helper_skips_every_window_of_a_folder_whose_uidvalidity_changed(sync_en
     assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
     assert env.sql("SELECT count(*) FROM messages") == [(5,)]
     assert _mismatched(env) == []
+
+
+class LoginStaller:
+    """A TLS relay to the real Dovecot that holds the LOGIN of the connections numbered in *stall*: it never
+    reaches the server and no answer comes back, as on a network that stopped carrying packets."""
+
+    def __init__(self, account: MailAccount, stall: set[int]) -> None:
+        self.account, self.stall, self.count = account, stall, 0
+        self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        pki = account.server.pki.server
+        self.server_ctx.load_cert_chain(pki.cert_file, pki.key_file)
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.count += 1
+            threading.Thread(target=self._relay, args=(sock, self.count in self.stall), daemon=True).start()
+
+    def _relay(self, sock: socket.socket, stall: bool) -> None:
+        try:
+            client = self.server_ctx.wrap_socket(sock, server_side=True)
+            upstream = self.account.server.ssl_context().wrap_socket(
+                socket.create_connection((HOST, self.account.imaps_port)), server_hostname="localhost"
+            )
+        except OSError:
+            sock.close()
+            return
+
+        def down() -> None:
+            try:
+                while data := upstream.recv(65536):
+                    client.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=down, daemon=True).start()
+        held = False
+        try:
+            while data := client.recv(65536):  # until the client gives up and closes
+                held = held or (stall and b" LOGIN " in data.upper())
+                if not held:
+                    upstream.sendall(data)
+        except OSError:
+            pass
+        for s in (client, upstream):
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_helper_login_lost_to_the_network_is_retried_as_a_network_error(sync_env: SyncEnv) -> None:
+    """The helper's own login times out: a network error, which the sync retries, and which ends it as
+    `network` when no retry is left (not `other`, as a failure of the helper itself would)."""
+    env = sync_env
+    for n in range(3):
+        append(env.account, "INBOX", simple_message(n))
+    relay = LoginStaller(env.account, stall={2, 4})  # the helpers' connections: the sync's own comes first
+    try:
+        with env.store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE providers SET imap_port = ? WHERE id = ?", (relay.port, env.provider.id)
+            )
+        opts = {"workers": 1, "main_lane": False, "timeout": 3.0}
+        summary = env.run(**opts, retry_delays=())
+        assert not summary.ok and summary.error_kind == "network", summary.error
+        assert "timed out" in summary.error and env.account.password not in summary.error
+        assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(3,)]
+        env.events.clear()
+        summary = env.run(**opts, retry_delays=(0.05,))
+        assert summary.ok, summary.error
+        assert [e.attempt for e in env.events if isinstance(e, Retrying)] == [1]
+        assert relay.count == 6
+        assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+        assert _mismatched(env) == []
+    finally:
+        relay.close()
