@@ -4,6 +4,7 @@ there is much to do) and stored; large messages are streamed in chunks so memory
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -197,11 +198,25 @@ class ShortFetch(ConnectionError):
     """The server sent less of a message than its RFC822.SIZE: a cut-off transfer, retried like one."""
 
 
-def check_whole(raws: dict[int, bytes], sizes: dict[int, int]) -> None:
-    """Refuse a window in which a message is shorter than the size the server gave for it."""
-    for uid, raw in raws.items():
-        if len(raw) < sizes.get(uid, 0):
-            raise ShortFetch(f"UID {uid}: {len(raw)} of {sizes[uid]} bytes arrived")
+def check_whole(
+    raws: dict[int, bytes],
+    sizes: dict[int, int],
+    conn: sqlite3.Connection | None = None,
+    ids: dict[int, int] | None = None,
+) -> None:
+    """Refuse a window in which a message is shorter than the size the server gave for it (a cut-off
+    transfer), so it is fetched again. With the store's *conn* and the message *ids* by UID, the
+    shortfall is noted on the message, and the very same shortfall seen again is taken as the message:
+    a server that gives estimated sizes (as Exchange may) sends the same bytes every time, and refusing
+    them would stop the body phase at that window in every sync."""
+    short = {uid: len(raw) for uid, raw in raws.items() if len(raw) < sizes.get(uid, 0)}
+    if short and conn is not None and ids is not None:
+        seen = writer.note_short(
+            conn, {ids[uid]: (got, sizes[uid]) for uid, got in short.items() if uid in ids}
+        )
+        short = {uid: got for uid, got in short.items() if ids.get(uid) not in seen}
+    for uid, got in short.items():
+        raise ShortFetch(f"UID {uid}: {got} of {sizes[uid]} bytes arrived")
 
 
 def _fetch_window(
@@ -212,7 +227,7 @@ def _fetch_window(
     if not _select(run, row):
         return 0
     raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
-    check_whole(raws, {j.uid: j.size for j in window})
+    check_whole(raws, {j.uid: j.size for j in window}, run.conn, {j.uid: j.message_id for j in window})
     by_uid = {j.uid: j.message_id for j in window}
     items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
     run.summary.bytes += sum(len(r) for _, r in items)
@@ -241,7 +256,9 @@ def _stream_large(run: Run, job: writer.BodyJob) -> None:
         run.summary.bytes += len(data)
         if not data or (offset >= job.size and len(data) < chunk_size):
             break
-    if offset < job.size:
+    if offset < job.size and job.message_id not in writer.note_short(
+        run.conn, {job.message_id: (offset, job.size)}
+    ):
         raise ShortFetch(f"UID {job.uid}: the message ended after {offset} of {job.size} bytes")
     problems: list[str] = []
     plain: list[str] = []

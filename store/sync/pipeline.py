@@ -168,7 +168,7 @@ def load_windows(
             window, tag = asked
             raws = session.read_bodies(tag)
             sizes = {j.uid: j.size for j in window}
-            check_whole(raws, sizes)
+            check_whole(raws, sizes, run.conn, {j.uid: j.message_id for j in window})
             asked = send_next()  # the server prepares the next window while this one is parsed
             run.summary.bytes += sum(len(raw) for uid, raw in raws.items() if uid in sizes)
             report()

@@ -335,6 +335,26 @@ def store_bodies(
     return len(parsed)
 
 
+def note_short(conn: sqlite3.Connection, shortfalls: dict[int, tuple[int, int]]) -> set[int]:
+    """Note on each message (id → (bytes sent, bytes announced)) that the server sent less than it
+    announced; returns the messages on which that same shortfall was noted before."""
+    notes = {
+        mid: f"the server announced {announced} bytes and sent {got}"
+        for mid, (got, announced) in shortfalls.items()
+    }
+    with tx(conn):
+        rows = conn.execute(
+            f"SELECT id, problems FROM messages WHERE id IN ({','.join('?' * len(notes))})", list(notes)
+        ).fetchall()
+        seen = {mid for mid, problems in rows if notes[mid] in problems.split("; ")}
+        conn.executemany(
+            "UPDATE messages SET problems = CASE WHEN problems = '' THEN ? ELSE problems || '; ' || ? END "
+            "WHERE id = ?",
+            [(notes[mid], notes[mid], mid) for mid, _ in rows if mid not in seen],
+        )
+    return seen
+
+
 def store_raw_chunk(conn: sqlite3.Connection, message_id: int, seq: int, data: bytes) -> None:
     """Store one compressed chunk of a large message (chunk 0 first clears any earlier partial copy)."""
     with tx(conn):

@@ -113,6 +113,28 @@ def test_short_body_is_not_taken_for_the_whole_message(hostile, pki, box_env_fac
     assert_complete(env)
 
 
+def test_the_same_short_body_sent_again_is_taken_with_a_note(hostile, pki, box_env_factory):
+    """A server that always sends less than the RFC822.SIZE it announced (estimated sizes, as Exchange may
+    give) must not stop the body phase at that window in every sync: the shortfall is refused once and
+    noted, the same shortfall the next time is taken as the message, and the note stays on it."""
+    box = mailbox()
+    preface = [tls(pki.server), send("* OK ready")]
+    server = hostile("IMAP", [*preface, imap_session(box, Fault("short", "body", BROKEN_UID))])
+    env = box_env_factory(server.port, pki.ca_file)
+    assert not env.sync(**SMALL).ok
+    assert_nothing_partial(env)
+    second = env.sync(**SMALL)
+    assert second.ok, second.error
+    rows = stored(env)
+    whole = message(BROKEN_UID)
+    mid, _, loaded, raw = rows[f"m{BROKEN_UID}@example.test"]
+    assert loaded and 0 < len(raw) < len(whole) and whole.startswith(raw)
+    (problems,) = env.sql("SELECT problems FROM messages WHERE id = ?", mid)[0]
+    assert f"the server announced {len(whole)} bytes and sent {len(raw)}" in problems
+    for n in set(range(1, COUNT + 1)) - {BROKEN_UID}:
+        assert rows[f"m{n}@example.test"][2:] == (True, message(n))
+
+
 def test_short_chunk_is_not_taken_for_the_end_of_a_streamed_message(hostile, pki, box_env_factory):
     server, _ = start(hostile, pki, Fault("short", "partial", BROKEN_UID))
     env = box_env_factory(server.port, pki.ca_file)
