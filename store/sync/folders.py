@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -108,11 +109,17 @@ def _renamed_to(
     if not sample:
         return None
     for f in fresh:
-        st = statuses.get(f.name) or run.session.status(f.name)
-        if st.uidvalidity != row.uidvalidity:
+        try:
+            st = statuses.get(f.name) or run.session.status(f.name)
+            if st.uidvalidity != row.uidvalidity:
+                continue
+            run.session.select(f.name)
+            data = run.session.fetch_headers(uid_set(uid for uid, _ in sample))
+        except imaplib.IMAP4.abort:
+            raise  # a lost connection: the engine retries
+        except imaplib.IMAP4.error:  # a NO or BAD for this folder: not proven the same; its own sync says why
+            run.session.selected, run.selected_validity = None, None  # a failed SELECT deselects
             continue
-        run.session.select(f.name)
-        data = run.session.fetch_headers(uid_set(uid for uid, _ in sample))
         found = {
             uid: parse_envelope(d[b"BODY[HEADER]"], d[b"RFC822.SIZE"], None).dedupe_key
             for uid, d in data.items()

@@ -80,6 +80,30 @@ def test_a_folder_the_server_refuses_does_not_stop_the_others(hostile, pki, box_
     assert_exactly(env, originals)
 
 
+def test_a_folder_refused_while_looking_for_a_rename_does_not_stop_the_others(hostile, pki, box_env_factory):
+    """A stored folder vanished, and the new folder that might be it under another name refuses SELECT:
+    the rename is not proven, so the old folder counts as deleted; the other folders still sync (here a
+    new message in INBOX), the refused one is named, and once it answers its mail is back, once each."""
+    box = three_folders()
+    server = serve(hostile, pki, box)
+    env = box_env_factory(server.port, pki.ca_file)
+    assert env.sync().ok
+    junk = box.folders.pop("Junk")
+    junk.name, junk.select_reply = "Spam", "{tag} NO [SERVERBUG] cannot open it now"
+    box.folders["Spam"] = junk
+    box.add("INBOX", attachment_message(50, 3000))
+    summary = env.sync(**RETRIES)
+    assert not summary.ok and summary.error_kind == "server", (summary.error_kind, summary.error)
+    assert "Spam" in summary.error, summary.error
+    stored = {r[0] for r in env.sql("SELECT header_message_id FROM messages WHERE body_loaded = 1")}
+    assert "f50@example.test" in stored, "INBOX was not synced"
+    assert len(server.transcripts) == 2, "a NO was retried like a lost connection"
+    heal(box)
+    again = env.sync()
+    assert again.ok, again.error
+    assert_exactly(env, server_messages(box))
+
+
 def test_a_refused_body_fetch_stops_only_the_body_phase(hostile, pki, box_env_factory):
     box = three_folders()
     junk = box.folders["Junk"]
