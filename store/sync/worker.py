@@ -148,6 +148,7 @@ def main() -> None:
     if cfg is None:
         return
     conn = _connect_db(cfg["db"])
+    notes = _connect_db(cfg["db"])  # this thread's own, for check_whole's notes: the storer uses conn
     packs = PackWriter(cfg["db"])  # a pack file of its own, locked while this process lives
     # Fetching (this thread) overlaps parsing and storing (the storer thread), which alone replies, so
     # replies keep the order of the jobs; a fetch's own failure or skip is queued as a ready reply.
@@ -193,7 +194,7 @@ def main() -> None:
                 continue
             uids = {uid: mid for mid, uid, _ in items}
             raws = session.fetch_bodies(uid_set(uids))
-            check_whole(raws, {uid: size for _, uid, size in items})
+            check_whole(raws, {uid: size for _, uid, size in items}, notes, uids)
             work.put(("bodies", (uids, raws)))
             del raws
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
@@ -207,6 +208,7 @@ def main() -> None:
         session.close()
     packs.close()
     conn.close()
+    notes.close()
 
 
 if __name__ == "__main__":

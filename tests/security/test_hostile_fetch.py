@@ -113,7 +113,8 @@ def test_short_body_is_not_taken_for_the_whole_message(hostile, pki, box_env_fac
     assert_complete(env)
 
 
-def test_the_same_short_body_sent_again_is_taken_with_a_note(hostile, pki, box_env_factory):
+@pytest.mark.parametrize("lane", [{}, {"workers": 1, "main_lane": False}], ids=["in-process", "helper"])
+def test_the_same_short_body_sent_again_is_taken_with_a_note(hostile, pki, box_env_factory, lane):
     """A server that always sends less than the RFC822.SIZE it announced (estimated sizes, as Exchange may
     give) must not stop the body phase at that window in every sync: the shortfall is refused once and
     noted, the same shortfall the next time is taken as the message, and the note stays on it."""
@@ -121,9 +122,9 @@ def test_the_same_short_body_sent_again_is_taken_with_a_note(hostile, pki, box_e
     preface = [tls(pki.server), send("* OK ready")]
     server = hostile("IMAP", [*preface, imap_session(box, Fault("short", "body", BROKEN_UID))])
     env = box_env_factory(server.port, pki.ca_file)
-    assert not env.sync(**SMALL).ok
+    assert not env.sync(**SMALL, **lane).ok
     assert_nothing_partial(env)
-    second = env.sync(**SMALL)
+    second = env.sync(**SMALL, **lane)
     assert second.ok, second.error
     rows = stored(env)
     whole = message(BROKEN_UID)
