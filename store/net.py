@@ -140,8 +140,10 @@ def _refused_before_tls(protocol: Protocol, ep: Endpoint, exc: BaseException) ->
     if not isinstance(exc, imaplib.IMAP4.error | smtplib.SMTPException | ValueError):
         return explain(protocol, ep, exc)
     return NetError(
-        protocol, "starttls", f"{ep} answered before encryption in a way Mailroom does not accept; "
-        f"refusing the connection. {_UNTRUSTED}"
+        protocol,
+        "starttls",
+        f"{ep} answered before encryption in a way Mailroom does not accept; "
+        f"refusing the connection. {_UNTRUSTED}",
     )
 
 
@@ -218,13 +220,17 @@ def _imap_starttls(client: IMAPClient, ep: Endpoint, ctx: ssl.SSLContext) -> Non
         )
     if set(raw.untagged_responses) - _PRE_TLS_RESPONSES:
         raise NetError(
-            "IMAP", "starttls", f"{ep} sent mailbox data before login and before encryption, which no honest "
-            "server does: someone may be tampering with the connection. Refusing it."
+            "IMAP",
+            "starttls",
+            f"{ep} sent mailbox data before login and before encryption, which no honest "
+            "server does: someone may be tampering with the connection. Refusing it.",
         )
     if _unsolicited(raw.sock, raw.file):
         raise NetError(
-            "IMAP", "starttls", f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
-            "someone may be tampering with the connection. Refusing it."
+            "IMAP",
+            "starttls",
+            f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
+            "someone may be tampering with the connection. Refusing it.",
         )
     raw.untagged_responses.clear()
     tag = raw._new_tag()
@@ -237,13 +243,16 @@ def _imap_starttls(client: IMAPClient, ep: Endpoint, ctx: ssl.SSLContext) -> Non
         raw.tagged_commands.pop(tag, None)
     if line != tag + b" OK" and not line.startswith(tag + b" OK "):
         raise NetError(
-            "IMAP", "starttls", f"{ep} {_starttls_answer(line, tag)}; Mailroom never continues without "
-            f"encryption. {_UNTRUSTED}"
+            "IMAP",
+            "starttls",
+            f"{ep} {_starttls_answer(line, tag)}; Mailroom never continues without encryption. {_UNTRUSTED}",
         )
     if _unsolicited(raw.sock, raw.file):
         raise NetError(
-            "IMAP", "starttls", f"{ep} sent more after accepting STARTTLS, before encryption began: "
-            "someone may be injecting commands. Refusing the connection."
+            "IMAP",
+            "starttls",
+            f"{ep} sent more after accepting STARTTLS, before encryption began: "
+            "someone may be injecting commands. Refusing the connection.",
         )
     raw.sock = ctx.wrap_socket(raw.sock, server_hostname=raw.host)
     raw.file = raw.sock.makefile("rb")
@@ -293,6 +302,8 @@ def imap_login(
     ep: Endpoint, login: str, secret: Secret, timeout: float = DEFAULT_TIMEOUT, hint: str = ""
 ) -> IMAPClient:
     """Connect and log in; a refused login says so, with *hint* (e.g. the app-password advice)."""
+    import imaplib
+
     from imapclient.exceptions import LoginError
 
     wire_safe(login, "login")
@@ -302,10 +313,21 @@ def imap_login(
         _require_tls(client._imap.sock, "IMAP", ep)
         _imap_authenticate(client, ep, login, secret)
         return client
-    except LoginError:
+    except LoginError as exc:
         _close_quietly(client)
+        if isinstance(exc.__context__, imaplib.IMAP4.abort):  # imapclient wraps a lost connection too
+            raise NetError(
+                "IMAP",
+                "network",
+                f"The connection to {ep} was lost during the login; no answer to the password.",
+            ) from None
         raise NetError(
             "IMAP", "auth", f"IMAP login for '{login}' was refused: wrong password?{hint}"
+        ) from None
+    except imaplib.IMAP4.abort:  # AUTHENTICATE PLAIN is not wrapped
+        _close_quietly(client)
+        raise NetError(
+            "IMAP", "network", f"The connection to {ep} was lost during the login; no answer to the password."
         ) from None
     except Exception as exc:
         _close_quietly(client)
@@ -354,8 +376,10 @@ def _smtp_starttls(smtp: smtplib.SMTP, ep: Endpoint, ctx: ssl.SSLContext) -> Non
         )
     if _unsolicited(smtp.sock, smtp.file):
         raise NetError(
-            "SMTP", "starttls", f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
-            "someone may be tampering with the connection. Refusing it."
+            "SMTP",
+            "starttls",
+            f"{ep} answered a command Mailroom had not sent yet (before STARTTLS): "
+            "someone may be tampering with the connection. Refusing it.",
         )
     try:
         code, _ = smtp.docmd("STARTTLS")
@@ -364,13 +388,16 @@ def _smtp_starttls(smtp: smtplib.SMTP, ep: Endpoint, ctx: ssl.SSLContext) -> Non
     if code != 220:
         what = f"with {code}" if code > 0 else "with a line that is not a reply"
         raise NetError(
-            "SMTP", "starttls", f"{ep} answered STARTTLS {what}; Mailroom never continues without "
-            f"encryption. {_UNTRUSTED}"
+            "SMTP",
+            "starttls",
+            f"{ep} answered STARTTLS {what}; Mailroom never continues without encryption. {_UNTRUSTED}",
         )
     if _unsolicited(smtp.sock, smtp.file):
         raise NetError(
-            "SMTP", "starttls", f"{ep} sent more after accepting STARTTLS, before encryption began: "
-            "someone may be injecting commands. Refusing the connection."
+            "SMTP",
+            "starttls",
+            f"{ep} sent more after accepting STARTTLS, before encryption began: "
+            "someone may be injecting commands. Refusing the connection.",
         )
     smtp.sock = ctx.wrap_socket(smtp.sock, server_hostname=smtp._host)
     smtp.file = None

@@ -250,6 +250,21 @@ def test_login_referral_not_followed(hostile, pki):
     assert elsewhere.transcripts == [], "the referral was followed"
 
 
+@pytest.mark.parametrize("login", [LOGIN, "jürgen@example.test"], ids=["LOGIN", "AUTHENTICATE"])
+def test_connection_lost_during_login_is_a_network_error_not_a_wrong_password(hostile, pki, login):
+    """A server that hangs up after the password was sent did not refuse it: the mailbox must not be
+    marked as needing a new password (the sync retries a network error, never a refused login)."""
+    capability = expect("CAPABILITY", "* CAPABILITY IMAP4rev1 AUTH=PLAIN", "{tag} OK done")
+    if login.isascii():
+        steps = [capability, expect("LOGIN"), close()]
+    else:  # the client asks once more, to see AUTH=PLAIN
+        steps = [capability, capability, expect("AUTHENTICATE"), close()]
+    server = hostile("IMAP", [*imap_starttls_preface(pki.server, CAPS), *steps])
+    err = refused(endpoint(server, "starttls", pki.ca_file), login)
+    assert err.kind == "network", str(err)
+    assert "lost" in str(err) and PASSWORD not in str(err)
+
+
 def test_greeting_referral_not_followed(hostile):
     elsewhere = hostile("IMAP", [send(GREETING)])
     server = hostile("IMAP", [send(f"* BYE [REFERRAL imap://127.0.0.1:{elsewhere.port}/] {EVIL} moved")])
