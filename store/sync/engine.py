@@ -148,6 +148,8 @@ def _is_transient(exc: BaseException) -> bool:
         return False  # ENOSPC is an OSError, but waiting 13 s frees no space
     if isinstance(exc, NetError):
         return exc.kind in ("dns", "refused", "timeout", "network")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return False  # a file of the store (a pack refused, a folder gone): waiting changes nothing
     return isinstance(
         exc,
         imaplib.IMAP4.abort
@@ -242,7 +244,11 @@ class SyncService:
                 error = exc
                 text = self._describe(exc, box)
             # What a server said may echo the password or carry terminal escapes: neither is shown.
-            ours = isinstance(error, StoreError) or _error_kind(error) == "disk_full"  # no server's words
+            ours = (  # no server's words in it
+                isinstance(error, StoreError)
+                or _error_kind(error) == "disk_full"
+                or (isinstance(error, OSError) and error.filename is not None)
+            )
             text = redact(text, secret) if ours else server_text(redact(text, secret))
             if not _is_transient(error) or attempt >= len(options.retry_delays):
                 summary.ok, summary.error = False, text
@@ -267,6 +273,8 @@ class SyncService:
             return str(exc)
         if _is_refusal(exc):
             return f"The IMAP server of {box.email} refused: {exc}"
+        if isinstance(exc, OSError) and exc.filename is not None:
+            return f"The store cannot use {exc.filename}: {exc.strerror or type(exc).__name__}"
         return f"Connection to the IMAP server of {box.email} failed: {type(exc).__name__}: {exc}"
 
     def _needs_attention(self, box: Mailbox, summary: SyncSummary, reason: str) -> None:
@@ -282,8 +290,14 @@ class SyncService:
 
         provider = self._store.providers.get(box.provider_id)
         client = imap_login(Endpoint.imap_of(provider), box.login, secret, timeout=options.timeout)
-        session = Session(client, options.use_condstore, options.use_qresync)
-        fairy = self._store.raw_connection()  # the Store's or the LiteStore's (store/lite.py)
+        try:
+            session = Session(client, options.use_condstore, options.use_qresync)
+            fairy = self._store.raw_connection()  # the Store's or the LiteStore's (store/lite.py)
+        except BaseException:
+            from store.net import _close_quietly
+
+            _close_quietly(client)  # logged in: log out, do not leave the connection to the server's timeout
+            raise
         try:
             conn = fairy.driver_connection
             today = options.today or self._store.clock().date()

@@ -143,6 +143,22 @@ def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: Syn
     assert env.store.mailboxes.get(env.admin, env.box.id).status == "ok"
 
 
+def test_a_file_error_of_the_store_is_not_retried_as_a_network_error(sync_env: SyncEnv) -> None:
+    """The folder for the raw copies cannot be made (a file sits where it belongs): waiting and retrying
+    changes nothing, so the sync ends at once and says which path, instead of three retries and a
+    'network' error."""
+    env = sync_env
+    append(env.account, "INBOX", simple_message(1))
+    blocker = env.store.path.with_name(env.store.path.name + ".raw")
+    blocker.write_text("not a folder")
+    summary = env.run(retry_delays=(0.01, 0.01, 0.01))
+    assert not summary.ok and summary.error_kind == "other", (summary.error_kind, summary.error)
+    assert summary.error.startswith(f"The store cannot use {blocker}: File exists"), summary.error
+    assert not any(isinstance(e, Retrying) for e in env.events)
+    blocker.unlink()
+    assert env.run().ok
+
+
 def test_two_processes_cannot_sync_one_mailbox_at_once(sync_env: SyncEnv) -> None:
     env = sync_env
     append(env.account, "INBOX", simple_message(1))
