@@ -92,7 +92,9 @@ class ProviderDraft(BaseModel):
             path = Path(v).expanduser()
             if not path.is_file():
                 raise ValueError(f"no such file: {v}")
-            if b"-----BEGIN CERTIFICATE-----" not in path.read_bytes()[:1_000_000]:
+            with path.open("rb") as f:  # the start only: a huge file (or a device) is not read whole
+                start = f.read(1_000_000)
+            if b"-----BEGIN CERTIFICATE-----" not in start:
                 raise ValueError("not a PEM certificate file")
             return str(path.resolve())
         return v
