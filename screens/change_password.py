@@ -14,7 +14,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.worker import Worker, WorkerState
 
+from screens.closing import dismiss_when_active
 from store.accounts import AuthorizeError
 from store.errors import StoreError
 from store.identity import Actor
@@ -149,7 +151,7 @@ class ChangePasswordScreen(ModalScreen[Mailbox | None]):
     @on(Checked)
     def _checked(self, event: Checked) -> None:
         self.checking = False
-        self.dismiss(event.mailbox)
+        dismiss_when_active(self, event.mailbox)
 
     @on(Refused)
     def _refused(self, event: Refused) -> None:
@@ -158,6 +160,13 @@ class ChangePasswordScreen(ModalScreen[Mailbox | None]):
         field = self.query_one("#password", Input)
         field.focus()
         field.select_all()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """An unexpected failure ends the check with its message; the app also logs and reports it."""
+        if event.state == WorkerState.ERROR and event.worker.node is self:
+            self._refused(self.Refused("Something went wrong", str(event.worker.error)))
+            self.app.post_message(event)
 
     def _set_checking(self, checking: bool) -> None:
         self.checking = checking

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, TextAr
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.attach_picker import AttachPicker, PickedFile
+from screens.closing import dismiss_when_active
 from screens.compose_load import ComposeLoaded, ComposeStart, label, load
 from screens.confirm import ConfirmScreen
 from store import compose
@@ -315,7 +316,7 @@ class ComposeScreen(Screen[OutboxItem | None]):
             delivery.wake()
         self.app.post_message(OutboxChanged())
         self.app.notify(f"Queued for delivery: {event.item.subject or '(no subject)'}", title="Outbox")
-        self.dismiss(event.item)
+        dismiss_when_active(self, event.item)
 
     @on(Worker.StateChanged)
     def _failed(self, event: Worker.StateChanged) -> None:
@@ -339,7 +340,11 @@ class ComposeScreen(Screen[OutboxItem | None]):
         )
 
     def action_close(self) -> None:
-        """Leave; ask first when the message was changed since the screen opened."""
+        """Leave; ask first when the message was changed since the screen opened. Not while it is being
+        queued: it may already be stored, and the screen closes by itself once it is in the outbox."""
+        if self.sending:
+            self.notify("The message is being queued; this screen closes once it is in the outbox.")
+            return
         if not self.senders or self._state() == self._initial:
             self.dismiss(None)
             return

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, RadioSet, S
 from textual.worker import Worker, WorkerState
 
 from screens.change_password import ChangePasswordScreen
+from screens.closing import dismiss_when_active
 from screens.confirm import ConfirmScreen
 from screens.folder_tree import FolderTree
 from screens.settings_sections import ConnectionSection, FoldersSection, LoadSection, SendSection
@@ -193,7 +194,7 @@ class MailboxSettingsScreen(Screen[bool]):
     @on(OpenFailed)
     def _open_failed(self, event: OpenFailed) -> None:
         self.notify(event.message, title="Edit settings", severity="error", timeout=12)
-        self.dismiss(False)
+        dismiss_when_active(self, False)
 
     @on(Opened)
     async def _opened(self, event: Opened) -> None:
@@ -356,7 +357,7 @@ class MailboxSettingsScreen(Screen[bool]):
         log.info("saved the settings of mailbox %s", event.box.email)
         self.notify(f"Saved the settings of {event.box.email}.", title="Settings")
         self._tell_panel()
-        self.dismiss(True)
+        dismiss_when_active(self, True)
 
     def _tell_panel(self) -> None:
         changed = getattr(self.app, "mailboxes_changed", None)
@@ -393,7 +394,8 @@ class MailboxSettingsScreen(Screen[bool]):
         """An unexpected failure (the app reports it) must not leave the page half-open or stuck saving."""
         if event.state != WorkerState.ERROR or event.worker.node is not self:
             return
+        self.app.post_message(event)
         if event.worker.group == "settings.open":
-            self.dismiss(False)
+            dismiss_when_active(self, False)
         elif event.worker.group == "settings.save":
             self.saving = False

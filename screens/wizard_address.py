@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
+from screens.closing import dismiss_when_active
 from screens.wizard_base import WizardStep
 from screens.wizard_results import AddressResult
 from store.accounts import Accounts, check_address
@@ -94,7 +95,7 @@ class AddressStep(WizardStep[AddressResult | None]):
 
     @on(Detected)
     def _detected(self, event: Detected) -> None:
-        self.dismiss(event.result)
+        dismiss_when_active(self, event.result)
 
     @on(Refused)
     def _refused(self, event: Refused) -> None:

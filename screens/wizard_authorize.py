@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Label, Static
 
+from screens.closing import dismiss_when_active
 from screens.wizard_base import WizardStep
 from screens.wizard_results import BACK, Back, Connected, Credentials
 from store.accounts import Accounts, AuthorizeError, Cancelled, CancelToken, Detection, Step
@@ -196,7 +197,7 @@ class AuthorizeStep(WizardStep[Connected | Back]):
         self.state = "done"
         self.marks = dict.fromkeys(STEP_ORDER, "ok")
         self._render_steps()
-        self.dismiss(Connected(event.mailbox))
+        dismiss_when_active(self, Connected(event.mailbox))
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
@@ -209,6 +210,11 @@ class AuthorizeStep(WizardStep[Connected | Back]):
         self.set_busy("")
         self._show_outcome(event.failure, "-failed")
         self._set_buttons(focus_retry=event.failure.retry_helps)
+
+    def worker_failed(self, error: BaseException | None) -> None:
+        """An unexpected failure ends the logins like a refusal: Back and Try again work again."""
+        running = next((s for s, mark in self.marks.items() if mark == "run"), None)
+        self._failed(self.Failed(self.token, Failure("Something went wrong", str(error)), running))
 
     # -- keys -------------------------------------------------------------------------------
     def action_cancel(self) -> None:

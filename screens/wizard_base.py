@@ -66,7 +66,12 @@ class WizardStep(ModalScreen[ResultT]):
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """An unexpected worker failure ends the busy state; the app also logs and reports it."""
+        """An unexpected worker failure ends the busy state and is shown; the app also logs and reports it."""
         if event.state == WorkerState.ERROR and event.worker.node is self:
             self.set_busy("")
-            self.show_error(f"Something went wrong: {event.worker.error}")
+            self.worker_failed(event.worker.error)
+            self.app.post_message(event)
+
+    def worker_failed(self, error: BaseException | None) -> None:
+        """Show an unexpected failure of the step's worker (steps with their own outcome area override it)."""
+        self.show_error(f"Something went wrong: {error}")

@@ -18,7 +18,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from store.clock import Clock
 from store.identity import Actor
@@ -164,6 +164,7 @@ class MessageList(ScrollView, can_focus=True):
         self.total = 0
         self.cursor = 0
         self.loaded = False
+        self.failure = ""
         self._pages: OrderedDict[int, list[Line]] = OrderedDict()
         self._generation = 0
         self._stale = False
@@ -177,7 +178,7 @@ class MessageList(ScrollView, can_focus=True):
         if self.loaded and mailbox_id == self.mailbox_id and label == self.label:
             return
         self.mailbox_id, self.label, self.empty_text = mailbox_id, label, empty_text
-        self.cursor, self.total, self.loaded = 0, 0, False
+        self.cursor, self.total, self.loaded, self.failure = 0, 0, False, ""
         self._set_pages({})
         self.virtual_size = Size(0, 0)
         self.scroll_to(y=0, animate=False)
@@ -258,6 +259,7 @@ class MessageList(ScrollView, can_focus=True):
         kept = self.highlighted
         self._stale = False
         self.loaded = True
+        self.failure = ""
         self.total = event.total
         self._set_pages(event.pages)
         self.virtual_size = Size(self.scrollable_content_region.width, self.total)
@@ -268,6 +270,23 @@ class MessageList(ScrollView, can_focus=True):
         self.refresh()
         self._request_visible()
         self.post_message(self.Loaded(self.total))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """A failed read is handed to the app, which reports it; the list stays usable and reads again later:
+        a failed count on the next sync or selection (its message shows meanwhile), a failed page when it is
+        next in view."""
+        if event.state != WorkerState.ERROR:
+            return
+        self.app.post_message(event)
+        if event.worker.group == "message-list.window":
+            self._stale = False
+            if not self.loaded:
+                self.loaded = True  # so that the next sync reads again
+                self.failure = f"Could not read the messages: {event.worker.error}"
+            self.refresh()
+        else:
+            self._inflight.clear()
 
     def _follow(self, location_id: int) -> None:
         """Put the cursor back on *location_id* when rows above it came or went, scrolling along."""
@@ -345,7 +364,8 @@ class MessageList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         index = int(self.scroll_y) + y
         if not self.total:
-            lines = textwrap.wrap(self.empty_text if self.loaded else "Loading messages…", max(10, width - 3))
+            text = self.failure or (self.empty_text if self.loaded else "Loading messages…")
+            lines = textwrap.wrap(text, max(10, width - 3))
             text = lines[y - 1] if 0 < y <= len(lines) else ""
             muted = self.get_component_rich_style("message-list--muted")
             return Strip([Segment(fit(f"  {text}", width), muted)], width)
