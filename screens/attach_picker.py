@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import DirectoryTree, Footer, Input, Label, Static
 
-from store.compose import MAX_ATTACHMENT_BYTES
+from store.compose import MAX_ATTACHMENT_BYTES, AttachRules
+from store.errors import Invalid
 from tui.widgets.compose_fields import size_text
 
 HELP = (
@@ -50,12 +51,18 @@ def resolve(typed: str, folder: Path) -> Path:
     return path if path.is_absolute() else folder / path
 
 
-def check_file(path: Path) -> PickedFile | str:
-    """The file to attach, or why it cannot be (blocking: call it in a thread)."""
+def check_file(path: Path, rules: AttachRules | None = None) -> PickedFile | str:
+    """The file to attach, or why it cannot be (blocking: call it in a thread). *rules* are the store's
+    (`Store.attach_rules`): the outbox refuses the same files when the message is queued."""
     try:
         info = path.stat()
     except OSError as exc:
         return f"{exc.strerror or 'cannot read it'}: {path.name}"
+    if rules is not None:
+        try:
+            rules.check(path)
+        except Invalid as exc:
+            return exc.errors["attachments"]
     if not path.is_file():
         return "not a regular file"
     if not os.access(path, os.R_OK):
@@ -114,9 +121,10 @@ class AttachPicker(ModalScreen[PickedFile | None]):
     AUTO_FOCUS = "#attach-path"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="attach.cancel")]
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, rules: Callable[[], AttachRules] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.folder = (folder or Path.home()).expanduser()
+        self.rules = rules  # reads the store's rules (a system setting): called in a thread
 
     def compose(self) -> ComposeResult:
         with Vertical(id="attach-dialog", classes="dialog"):
@@ -167,7 +175,7 @@ class AttachPicker(ModalScreen[PickedFile | None]):
         await self._choose(event.path)
 
     async def _choose(self, path: Path) -> None:
-        result = await asyncio.to_thread(check_file, path)
+        result = await asyncio.to_thread(lambda: check_file(path, self.rules() if self.rules else None))
         if isinstance(result, str):
             self._error(result)
             self.query_one("#attach-path", Input).focus()

@@ -201,7 +201,7 @@ class ComposeScreen(Screen[OutboxItem | None]):
     def action_attach(self) -> None:
         """Choose a file to attach."""
         if self.senders:
-            self.app.push_screen(AttachPicker(self.last_folder), self._attached)
+            self.app.push_screen(AttachPicker(self.last_folder, self.store.attach_rules), self._attached)
 
     def _attached(self, picked: PickedFile | None) -> None:
         if picked is None:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.widgets._select import SelectOverlay
 
+from screens.attach_picker import AttachPicker
 from screens.compose import ComposeScreen, Queued
 from screens.message_view import MessageViewScreen
 from screens.outbox import OutboxScreen
@@ -298,6 +299,33 @@ async def test_attach_a_file_by_typing_its_path(
         (got,) = await asyncio.to_thread(smtp_sink.wait_for, 1, 20)
     (part,) = list(parse(got.data).iter_attachments())
     assert part.get_filename() == "offer-acme.pdf"
+
+
+async def test_the_picker_refuses_the_installations_own_files_at_once(
+    make_app, store, alice, tmp_path, mail_account, secrets
+) -> None:
+    """Typing the database's path in the picker says at once that it cannot be attached (the store's
+    rules); the picker stays open and nothing is attached."""
+    connect_harness(store, alice, mail_account, secrets)
+    app = send_app(make_app, secrets)
+    async with app.run_test(size=SNAP_SIZE) as pilot:
+        await open_compose_screen(pilot)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, AttachPicker)
+        field = picker.query_one("#attach-path", Input)
+        field.value = str(store.path)
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: "cannot be attached" in str(picker.query_one("#attach-error", Label).render()),
+            what="the refusal",
+        )
+        assert app.screen is picker
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ComposeScreen) and app.screen.sizes == []
 
 
 async def test_server_down_shows_queued_with_the_reason_then_delivers(
