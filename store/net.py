@@ -319,7 +319,7 @@ def imap_login(
             raise NetError(
                 "IMAP",
                 "network",
-                f"The connection to {ep} was lost during the login; no answer to the password.",
+                f"The connection to {ep} was lost during the login, before the server answered it.",
             ) from None
         raise NetError(
             "IMAP", "auth", f"IMAP login for '{login}' was refused: wrong password?{hint}"
@@ -327,7 +327,9 @@ def imap_login(
     except imaplib.IMAP4.abort:  # AUTHENTICATE PLAIN is not wrapped
         _close_quietly(client)
         raise NetError(
-            "IMAP", "network", f"The connection to {ep} was lost during the login; no answer to the password."
+            "IMAP",
+            "network",
+            f"The connection to {ep} was lost during the login, before the server answered it.",
         ) from None
     except Exception as exc:
         _close_quietly(client)

@@ -49,9 +49,11 @@ class Scheduler:
         on_event: Callable[[Event], None] | None = None,
         only: set[int] | None = None,
         secret_recheck: float = SECRET_RECHECK,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.secrets = store, secrets
         self.secret_recheck = secret_recheck
+        self._clock = clock  # seconds, monotonic: when mailboxes are due, when a password was last read
         self.options = options or SyncOptions()
         self._interval = interval_minutes
         self.use_idle = idle
@@ -96,7 +98,7 @@ class Scheduler:
         self._notify.set()
 
     def _tick(self) -> float:
-        now = time.monotonic()
+        now = self._clock()
         soonest = 5.0
         watched: list[Mailbox] = []
         for box in self.store.mailboxes.all_for_sync():
@@ -121,7 +123,7 @@ class Scheduler:
             if state.wake.is_set() or now >= state.next_due:
                 state.wake.clear()
                 self._sync(box, state)
-                now = time.monotonic()
+                now = self._clock()
             soonest = min(soonest, max(0.0, state.next_due - now))
         if self.use_idle and not self._stop.is_set():
             # Watchers start after a mailbox's first load and stop when it leaves automatic loading.
@@ -134,14 +136,14 @@ class Scheduler:
         interval = self.interval_seconds()
         if summary.ok or summary.error_kind == "busy":
             state.failures = 0
-            state.next_due = time.monotonic() + interval
+            state.next_due = self._clock() + interval
         elif summary.error_kind == "auth":
             state.failed_secret = self._secret_digest(box)
-            state.secret_read_at = time.monotonic()
-            state.next_due = time.monotonic() + interval
+            state.secret_read_at = self._clock()
+            state.next_due = self._clock() + interval
         else:
             state.failures += 1
-            state.next_due = time.monotonic() + min(interval, BACKOFF_START * 2 ** (state.failures - 1))
+            state.next_due = self._clock() + min(interval, BACKOFF_START * 2 ** (state.failures - 1))
         self.on_summary(summary)
 
     def _secret_digest(self, box: Mailbox) -> str:

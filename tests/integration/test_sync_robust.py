@@ -20,7 +20,7 @@ import pytest
 from store.secrets import Secret
 from store.sync.events import Retrying
 from store.sync.locks import MailboxLock
-from store.sync.scheduler import Scheduler
+from store.sync.scheduler import SECRET_RECHECK, Scheduler
 from tests.harness.fixtures import MailAccount
 from tests.integration.sync_support import FAST, SyncEnv, append, fresh_env, make_env, simple_message
 
@@ -129,15 +129,17 @@ def test_refused_password_marks_needs_attention_and_stops_retrying(sync_env: Syn
     # the scheduler does not try again with the same password...
     runs: list[object] = []
     reads = ReadCounter(env.secrets)
-    scheduler = Scheduler(env.store, reads, FAST, idle=False, on_summary=runs.append, secret_recheck=0.5)
+    now = [1000.0]
+    scheduler = Scheduler(env.store, reads, FAST, idle=False, on_summary=runs.append, clock=lambda: now[0])
     scheduler._tick()
     assert runs == [] and reads.reads == 1
-    # ...and reads the password again at most every `secret_recheck` seconds, not at every tick
+    # ...and reads the password again at most once a minute, not at every tick (a few seconds apart)
     env.secrets.set(box.secret_ref, Secret(env.account.password))
+    now[0] += 5
     scheduler._tick()
     assert runs == [] and reads.reads == 1
     # ...but once it did and the password changed, it syncs, and the mailbox is fine again
-    time.sleep(0.6)
+    now[0] += SECRET_RECHECK
     scheduler._tick()
     assert len(runs) == 1 and runs[0].ok
     assert env.store.mailboxes.get(env.admin, env.box.id).status == "ok"
