@@ -209,3 +209,23 @@ def test_attach_picker(snap_compare, make_app, store, alice, home) -> None:
         await settle_picker(pilot)
 
     assert snap_compare(make_app(), terminal_size=SNAP_SIZE, run_before=run_before)
+
+
+def test_attach_picker_refuses_a_system_file(snap_compare, make_app, store, alice, home) -> None:
+    """You should see the dialog "Attach a file" with "/proc/self/environ" in the path field and, under it,
+    the error "environ is one of Mailroom's own or the system's files; it cannot be attached"; the tree of
+    the home folder is still shown below."""
+    two_senders(store, alice)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle_picker(pilot)
+        pilot.app.screen.query_one("#attach-path").value = ""
+        await type_text(pilot, "/proc/self/environ")
+        await pilot.press("enter")
+        await settle_picker(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SNAP_SIZE, run_before=run_before)
