@@ -190,6 +190,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+async def open_picker(pilot) -> None:  # noqa: ANN001 - textual.pilot.Pilot
+    """From the panel: compose a new message, then open "Attach a file" (ctrl+o)."""
+    await settle(pilot)
+    await pilot.press("c")
+    await settle(pilot)
+    await pilot.press("ctrl+o")
+    await settle_picker(pilot)
+
+
 def test_attach_picker(snap_compare, make_app, store, alice, home) -> None:
     """You should see the dialog "Attach a file" over the compose screen: how to use it, the path field
     "~/Documents/" with "offer-acme.pdf" suggested in grey after it, and the tree of the home folder:
@@ -197,11 +206,7 @@ def test_attach_picker(snap_compare, make_app, store, alice, home) -> None:
     two_senders(store, alice)
 
     async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("ctrl+o")
-        await settle_picker(pilot)
+        await open_picker(pilot)
         await pilot.press("tab", "enter")
         await settle_picker(pilot)
         await pilot.press("shift+tab")
@@ -218,11 +223,7 @@ def test_attach_picker_refuses_a_system_file(snap_compare, make_app, store, alic
     two_senders(store, alice)
 
     async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("ctrl+o")
-        await settle_picker(pilot)
+        await open_picker(pilot)
         pilot.app.screen.query_one("#attach-path").value = ""
         await type_text(pilot, "/proc/self/environ")
         await pilot.press("enter")
