@@ -28,6 +28,7 @@ WIRE_BREAKERS = "\r\n\x00"
 # referrals) before login means someone is writing into the connection.
 _PRE_TLS_RESPONSES = frozenset({"OK", "NO", "BAD", "CAPABILITY", "ALERT"})
 _SERVER_TEXT_LIMIT = 200
+CUT = "…"  # ends a server text that server_text shortened
 _UNTRUSTED = "What it said is not shown: nothing received before encryption can be trusted."
 
 
@@ -76,8 +77,13 @@ def server_text(value: object) -> str:
     """Words a server sent, fit to show: control characters (terminal escapes) removed, at most 200 chars."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
-    return text if len(text) <= _SERVER_TEXT_LIMIT else text[: _SERVER_TEXT_LIMIT - 1] + "…"
+    text = squeezed(str(value))
+    return text if len(text) <= _SERVER_TEXT_LIMIT else text[: _SERVER_TEXT_LIMIT - 1] + CUT
+
+
+def squeezed(text: str) -> str:
+    """*text* with every run of whitespace and non-printable characters made one space, trimmed."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:

@@ -28,10 +28,10 @@ from store.keyring_file import (
     SecretsError,
     SecretsLocked,
 )
+from store.net import CUT, squeezed
 
 SERVICE = "mailroom"
 MASK = "********"
-CUT = "…"  # how store.net.server_text ends a text it shortened
 _PROBE_USER = "__mailroom_probe__"
 # Built-in OS keyrings: they never prompt on the terminal (unlock dialogs are graphical).
 _NATIVE_MODULES = tuple(
@@ -121,7 +121,7 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
             variants.add(raw.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
             variants.add(repr(raw)[1:-1])
             variants.add(repr(raw.encode("utf-8", "surrogateescape"))[2:-1])
-            variants.add(" ".join("".join(c if c.isprintable() else " " for c in raw).split()))  # shown
+            variants.add(squeezed(raw))  # as store.net.server_text shows it
     variants.discard("")
     for variant in sorted(variants, key=len, reverse=True):
         text = text.replace(variant, MASK)

@@ -227,8 +227,8 @@ def _fetch_window(
     if not _select(run, row):
         return 0
     raws = run.session.fetch_bodies(uid_set(j.uid for j in window))
-    check_whole(raws, {j.uid: j.size for j in window}, run.conn, {j.uid: j.message_id for j in window})
     by_uid = {j.uid: j.message_id for j in window}
+    check_whole(raws, {j.uid: j.size for j in window}, run.conn, by_uid)
     items = [(by_uid[uid], raw) for uid, raw in raws.items() if uid in by_uid]
     run.summary.bytes += sum(len(r) for _, r in items)
     parsed = process_batch(items)
