@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import select
 import socket
 import ssl
 import threading
@@ -130,6 +131,8 @@ class LoginStaller:
             threading.Thread(target=self._relay, args=(sock, self.count in self.stall), daemon=True).start()
 
     def _relay(self, sock: socket.socket, stall: bool) -> None:
+        """Both TLS connections are read and written by this one thread: an SSL object must not be used
+        by two threads at once (a reader thread that raced a close here once spun at full CPU)."""
         try:
             client = self.server_ctx.wrap_socket(sock, server_side=True)
             upstream = self.account.server.ssl_context().wrap_socket(
@@ -138,22 +141,24 @@ class LoginStaller:
         except OSError:
             sock.close()
             return
-
-        def down() -> None:
-            try:
-                while data := upstream.recv(65536):
-                    client.sendall(data)
-            except OSError:
-                pass
-
-        threading.Thread(target=down, daemon=True).start()
         held = False
         try:
-            while data := client.recv(65536):  # until the client gives up and closes
-                held = held or (stall and b" LOGIN " in data.upper())
-                if not held:
-                    upstream.sendall(data)
-        except OSError:
+            while True:  # until either side closes, or nothing moves for 30 s
+                ready = [s for s in (client, upstream) if s.pending()]
+                ready = ready or select.select([client, upstream], [], [], 30)[0]
+                if not ready:
+                    break
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        raise EOFError
+                    if s is upstream:
+                        client.sendall(data)
+                        continue
+                    held = held or (stall and b" LOGIN " in data.upper())
+                    if not held:
+                        upstream.sendall(data)
+        except (OSError, EOFError):
             pass
         for s in (client, upstream):
             s.close()
