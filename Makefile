@@ -1,5 +1,5 @@
 # Two entry points from a fresh clone: `make run` (set up and open the app) and `make test`.
-PYTHON ?= python3
+PYTHON ?= $(shell scripts/pick-python)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
