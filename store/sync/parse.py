@@ -100,11 +100,28 @@ def _remembered_addresses(value: str) -> tuple[tuple[str, str], ...]:
     return _read_addresses(value)
 
 
+def _lenient_keyword() -> dict[str, bool]:
+    """getaddresses' keyword for the lenient reading on every interpreter. Security releases (3.11.10+,
+    3.12.6+, and distributions' backports such as Debian's 3.11.2-6+deb12u6) added strict=True as the default,
+    which gives nothing at all for an address list it finds ambiguous (a lone CR, a stray parenthesis);
+    older 3.11 releases have no such parameter and read those lists leniently. The same message must give
+    the same envelope on either, and From/To/Cc of received mail decide nothing here but which contact a
+    message is shown with (the sender writes them as it likes anyway), so the lenient reading it is."""
+    try:
+        getaddresses(["a@b.example"], strict=False)  # type: ignore[call-arg]
+    except TypeError:
+        return {}
+    return {"strict": False}
+
+
+_LENIENT = _lenient_keyword()
+
+
 def _read_addresses(value: str) -> tuple[tuple[str, str], ...]:
     pairs = _simple_addresses(value)
     if pairs is None:
         try:
-            pairs = getaddresses([value])
+            pairs = getaddresses([value], **_LENIENT)
         except Exception:  # noqa: BLE001 - the email package can fail in odd ways on hostile input
             return ()
     out = []
