@@ -353,8 +353,7 @@ def main() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
     flag = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
     print(f"bytecode of store/, tui/, screens/ compiled (PYTHONDONTWRITEBYTECODE={flag})")
-    # The interpreter's build matters here: the same code needed ~25 % more CPU on a pyenv build than on
-    # Debian's /usr/bin/python3 (README, scripts/pick-python).
+    # The interpreter's build matters to every figure below (docs/sync.md, "The interpreter").
     print(f"python {platform.python_version()} from {sys.base_prefix} ({platform.python_build()[1]})")
     root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
     root.chmod(0o711)
