@@ -238,3 +238,52 @@ def test_no_command_goes_out_while_a_flight_is_in_the_air(sync_env: SyncEnv) -> 
         assert session.select("INBOX") == inbox and list(session.fetch_headers("1")) == [1]
     finally:
         session.close()
+
+
+def test_body_windows_go_out_two_ahead_and_each_message_finds_its_window(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body phase keeps two FETCHes in flight within a folder. Dovecot may run them side by side, so
+    the answer read up to one tag can carry messages of the next window: here the reads are reordered on
+    purpose (the first read of each pair also takes the next answer off the wire) and every message must
+    still be stored once, with its own bytes, and each folder's SELECT waits for the answers in flight."""
+    env = sync_env
+    for n in range(14):
+        append(env.account, "INBOX", simple_message(n, body=f"inbox body {n}"))
+    for n in range(4):
+        append(env.account, "Archive", simple_message(100 + n, body=f"archive body {n}"))
+    log: list[str] = []
+    original_send, original_read = Session.send_bodies, Session.read_bodies
+    sent: list[str] = []
+    early: dict[str, dict[int, bytes]] = {}
+
+    def send(self: Session, uids: str) -> str:
+        tag = original_send(self, uids)
+        log.append(f"send {self.selected}")
+        sent.append(tag)
+        return tag
+
+    def read(self: Session, tag: str) -> dict[int, bytes]:
+        log.append("read")
+        if tag in early:
+            return early.pop(tag)  # its messages came with the answer before
+        got = original_read(self, tag)
+        later = sent[sent.index(tag) + 1 :]
+        if later:  # the next window's answer, read together with this one
+            got.update(original_read(self, later[0]))
+            early[later[0]] = {}
+        return got
+
+    monkeypatch.setattr(Session, "send_bodies", send)
+    monkeypatch.setattr(Session, "read_bodies", read)
+    summary = env.run(body_window_count=3)
+    assert summary.ok, summary.error
+    assert summary.bodies == 18
+    first, second = ("INBOX", "Archive") if log[0] == "send INBOX" else ("Archive", "INBOX")
+    assert log[:3] == [f"send {first}", f"send {first}", "read"]  # window 2 asked before window 1 is read
+    switch = log.index(f"send {second}")
+    assert log[switch - 2 : switch] == ["read", "read"]  # the answers in flight are read before the SELECT
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+    texts = {text.strip() for (text,) in env.sql("SELECT body_text FROM messages")}
+    assert texts == {f"inbox body {n}" for n in range(14)} | {f"archive body {n}" for n in range(4)}
+    assert env.stored() == env.server(["INBOX", "Archive"])
