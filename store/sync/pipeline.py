@@ -188,6 +188,10 @@ def load_windows(
             stash.update(session.read_bodies(tag))
             sizes = {j.uid: j.size for j in window}
             raws = {uid: stash.pop(uid) for uid in sizes if uid in stash}
+            if stash:  # keep only messages of windows still in flight (UIDs name other mail elsewhere)
+                wanted = {j.uid for w, _ in inflight for j in w}
+                for uid in [u for u in stash if u not in wanted]:
+                    del stash[uid]
             check_whole(raws, sizes, run.conn, {j.uid: j.message_id for j in window})
             ask()  # the server prepares the next windows while this one is parsed
             run.summary.bytes += sum(len(raw) for uid, raw in raws.items() if uid in sizes)
