@@ -419,7 +419,7 @@ def main() -> None:
         lines += [header, "-" * len(header)]
         with_mbsync = not args.skip_mbsync and shutil.which("mbsync") is not None
         rounds_wanted = args.rounds or (3 if with_mbsync else 1)
-        played = []  # per round: (mbsync seconds, CPU, RSS, Mailroom result, the store's env)
+        played = []  # per round: ((mbsync s, CPU s, RSS KB) or None, Mailroom's result, its store's env)
         rc = None
         for k in range(rounds_wanted):
             here = work / f"round{k}"
