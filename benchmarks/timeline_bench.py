@@ -32,10 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FREE = ("gmail.com", "yahoo.com", "outlook.com", "mail.ru", "qq.com", "gmx.de")
-MAILBOX_SQL = ("INSERT INTO mailboxes (email, owner_id, provider_id, login, secret_ref, created_at) "
-               "VALUES (?, ?, ?, ?, 'none', ?)")
-OWN = (("alice", "alice@ourco.example"), ("alice", "sales@ourco.example"), ("alice", "support@ourco.example"),
-       ("bob", "bob@ourco.example"))
+MAILBOX_SQL = (
+    "INSERT INTO mailboxes (email, owner_id, provider_id, login, secret_ref, created_at) "
+    "VALUES (?, ?, ?, ?, 'none', ?)"
+)
+OWN = (
+    ("alice", "alice@ourco.example"),
+    ("alice", "sales@ourco.example"),
+    ("alice", "support@ourco.example"),
+    ("bob", "bob@ourco.example"),
+)
 
 
 def _ms(seconds: float) -> str:
@@ -49,9 +55,11 @@ def _stats(name: str, samples: list[tuple[float, float]]) -> str:
     def p95(values: list[float]) -> float:
         return values[min(len(values) - 1, int(len(values) * 0.95))]
 
-    return (f"{name:<40} n={len(samples):<4} wall median {_ms(statistics.median(walls))} "
-            f"p95 {_ms(p95(walls))} max {_ms(walls[-1])} | cpu median {_ms(statistics.median(cpus))} "
-            f"p95 {_ms(p95(cpus))}")
+    return (
+        f"{name:<40} n={len(samples):<4} wall median {_ms(statistics.median(walls))} "
+        f"p95 {_ms(p95(walls))} max {_ms(walls[-1])} | cpu median {_ms(statistics.median(cpus))} "
+        f"p95 {_ms(p95(cpus))}"
+    )
 
 
 def timed(call) -> tuple[float, float]:  # noqa: ANN001 - any callable
@@ -79,17 +87,21 @@ def build(store, n_messages: int, n_contacts: int, seed: int) -> dict:  # noqa: 
         cur = conn.execute(MAILBOX_SQL, (email, owners[owner], gmail, email, now))
         boxes.append((cur.lastrowid, email))
         for name in ("INBOX", "Sent"):
-            cur = conn.execute("INSERT INTO sync_folders (mailbox_id, name) VALUES (?, ?)",
-                               (boxes[-1][0], name))
+            cur = conn.execute(
+                "INSERT INTO sync_folders (mailbox_id, name) VALUES (?, ?)", (boxes[-1][0], name)
+            )
             folders[(boxes[-1][0], name)] = cur.lastrowid
 
     n_companies = max(1, n_contacts // 5)
     conn.executemany(
         "INSERT INTO companies (id, name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [(c, f"Company {c} Ltd", f"company {c} ltd", now, now) for c in range(1, n_companies + 1)])
-    conn.executemany("INSERT INTO company_domains (domain, company_id) VALUES (?, ?)",
-                     [(f"c{c}.example", c) for c in range(1, n_companies + 1)]
-                     + [(f"c{c}-group.example", c) for c in range(1, n_companies + 1, 7)])
+        [(c, f"Company {c} Ltd", f"company {c} ltd", now, now) for c in range(1, n_companies + 1)],
+    )
+    conn.executemany(
+        "INSERT INTO company_domains (domain, company_id) VALUES (?, ?)",
+        [(f"c{c}.example", c) for c in range(1, n_companies + 1)]
+        + [(f"c{c}-group.example", c) for c in range(1, n_companies + 1, 7)],
+    )
     contacts, emails, people = [], [], []
     for k in range(1, n_contacts + 1):
         company = rnd.randint(1, n_companies)
@@ -100,8 +112,11 @@ def build(store, n_messages: int, n_contacts: int, seed: int) -> dict:  # noqa: 
         if rnd.random() < 0.2:
             emails.append((f"p{k}.alt@c{company}-mail.example", k, 1))
         people.append((address, f"Person {k}"))
-    conn.executemany("INSERT INTO contacts (id, name, job_title, company_id, created_at, updated_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", contacts)
+    conn.executemany(
+        "INSERT INTO contacts (id, name, job_title, company_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        contacts,
+    )
     conn.executemany("INSERT INTO contact_emails (address, contact_id, position) VALUES (?, ?, ?)", emails)
     strangers = []  # two in five on a company's domain, linked to it though no contact has the address
     for k in range(n_contacts * 3):
@@ -121,8 +136,11 @@ def build(store, n_messages: int, n_contacts: int, seed: int) -> dict:  # noqa: 
         box_id, own = rnd.choice(boxes)
         out = rnd.random() < 0.45
         automated = not out and rnd.random() < 0.05
-        sender = (own, "Us") if out else ((f"noreply@{other.split('@')[1]}", "News") if automated
-                                          else (other, other_name))
+        sender = (
+            (own, "Us")
+            if out
+            else ((f"noreply@{other.split('@')[1]}", "News") if automated else (other, other_name))
+        )
         hid = f"m{mid}@bench.example"
         irt, refs, subject = "", "", f"Subject {mid % 977}"
         prev = last_in_thread.get(other)
@@ -132,8 +150,21 @@ def build(store, n_messages: int, n_contacts: int, seed: int) -> dict:  # noqa: 
             subject = "Re: " + subject
         last_in_thread[other] = (hid, refs)
         sent = int(NOW.timestamp()) - rnd.randint(0, span)
-        messages.append((mid, f"{rnd.getrandbits(160):040x}", hid, irt, refs, subject, sender[0], sender[1],
-                         sent, rnd.randint(2_000, 80_000), automated))
+        messages.append(
+            (
+                mid,
+                f"{rnd.getrandbits(160):040x}",
+                hid,
+                irt,
+                refs,
+                subject,
+                sender[0],
+                sender[1],
+                sent,
+                rnd.randint(2_000, 80_000),
+                automated,
+            )
+        )
         rows = {("from", sender[0]): sender[1], ("to", other if out else own): other_name if out else ""}
         for _ in range(rnd.choice((0, 0, 1, 2))):
             extra, name = rnd.choices(pool, cum_weights=cum_weights, k=1)[0]
@@ -146,20 +177,38 @@ def build(store, n_messages: int, n_contacts: int, seed: int) -> dict:  # noqa: 
             locations.append((holder, folder, uid[folder], mid, sent))
     conn.executemany(
         "INSERT INTO messages (id, dedupe_key, header_message_id, in_reply_to, reference_ids, subject, "
-        "from_address, from_name, sent_at, size, is_automated) VALUES (?,?,?,?,?,?,?,?,?,?,?)", messages)
-    conn.executemany("INSERT INTO message_addresses (message_id, kind, address, name) VALUES (?,?,?,?)",
-                     addresses)
-    conn.executemany("INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) "
-                     "VALUES (?,?,?,?,?)", locations)
+        "from_address, from_name, sent_at, size, is_automated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        messages,
+    )
+    conn.executemany(
+        "INSERT INTO message_addresses (message_id, kind, address, name) VALUES (?,?,?,?)", addresses
+    )
+    conn.executemany(
+        "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) VALUES (?,?,?,?,?)",
+        locations,
+    )
     conn.execute("COMMIT")
     counts = {}
-    for kind, sql in (("contact", "SELECT e.contact_id, COUNT(DISTINCT a.message_id) FROM contact_emails e "
-                                  "JOIN message_addresses a ON a.address = e.address GROUP BY e.contact_id"),
-                      ("company", "SELECT d.company_id, COUNT(DISTINCT a.message_id) FROM company_domains d "
-                                  "JOIN message_addresses a ON a.domain = d.domain GROUP BY d.company_id")):
+    for kind, sql in (
+        (
+            "contact",
+            "SELECT e.contact_id, COUNT(DISTINCT a.message_id) FROM contact_emails e "
+            "JOIN message_addresses a ON a.address = e.address GROUP BY e.contact_id",
+        ),
+        (
+            "company",
+            "SELECT d.company_id, COUNT(DISTINCT a.message_id) FROM company_domains d "
+            "JOIN message_addresses a ON a.domain = d.domain GROUP BY d.company_id",
+        ),
+    ):
         counts[kind] = sorted(conn.execute(sql).fetchall(), key=lambda r: -r[1])
-    return {"counts": counts, "contacts": n_contacts, "companies": n_companies, "addresses": len(addresses),
-            "locations": len(locations)}
+    return {
+        "counts": counts,
+        "contacts": n_contacts,
+        "companies": n_companies,
+        "addresses": len(addresses),
+        "locations": len(locations),
+    }
 
 
 # -- timings ---------------------------------------------------------------------------------------
@@ -179,12 +228,18 @@ def linking_cost(n: int, seed: int) -> list[str]:
     rnd = random.Random(seed)
     headers = []
     for k in range(n):
-        lines = [f"From: Person {k} <p{k}@c{k % 500}.example>", f"To: alice@ourco.example, x{k}@y.example",
-                 f"Cc: s{k}@c{k % 300}.example", f"Subject: Subject {k}",
-                 "Date: Tue, 24 Nov 2026 10:00:00 +0000",
-                 f"Message-ID: <m{k}@bench.example>", "MIME-Version: 1.0", "Content-Type: text/plain",
-                 "Received: from mx.example by mx.ourco.example; Tue, 24 Nov 2026 10:00:01 +0000",
-                 "DKIM-Signature: v=1; a=rsa-sha256; d=example; s=s1; b=" + "x" * 300]
+        lines = [
+            f"From: Person {k} <p{k}@c{k % 500}.example>",
+            f"To: alice@ourco.example, x{k}@y.example",
+            f"Cc: s{k}@c{k % 300}.example",
+            f"Subject: Subject {k}",
+            "Date: Tue, 24 Nov 2026 10:00:00 +0000",
+            f"Message-ID: <m{k}@bench.example>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain",
+            "Received: from mx.example by mx.ourco.example; Tue, 24 Nov 2026 10:00:01 +0000",
+            "DKIM-Signature: v=1; a=rsa-sha256; d=example; s=s1; b=" + "x" * 300,
+        ]
         if rnd.random() < 0.1:
             lines.append("List-Unsubscribe: <https://c.example/u>")
         headers.append(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -198,8 +253,9 @@ def linking_cost(n: int, seed: int) -> list[str]:
         return min(runs)
 
     base = best_cpu(lambda: [header_fields(h, ENVELOPE_HEADERS) for h in headers])
-    with_test = best_cpu(lambda: [is_automated(header_fields(h, ENVELOPE_HEADERS + AUTOMATION_HEADERS))
-                                  for h in headers])
+    with_test = best_cpu(
+        lambda: [is_automated(header_fields(h, ENVELOPE_HEADERS + AUTOMATION_HEADERS)) for h in headers]
+    )
     parse_all = best_cpu(lambda: [parse_envelope(h, len(h) + 5000, None) for h in headers])
     envelopes = [parse_envelope(h, len(h) + 5000, None) for h in headers]
 
@@ -239,8 +295,9 @@ def linking_cost(n: int, seed: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--opens", type=int, default=500, help="random contacts (and companies) to open")
@@ -256,18 +313,23 @@ def main() -> None:
     info = build(store, args.messages, args.contacts, args.seed)
     size = (tmp / "bench.db").stat().st_size + sum(p.stat().st_size for p in tmp.glob("bench.db-*"))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it)")
-    print(f"built {args.messages:,} messages ({info['addresses']:,} addresses, {info['locations']:,} "
-          f"locations), {info['contacts']:,} contacts, {info['companies']:,} companies in "
-          f"{time.perf_counter() - t:.1f} s; database {size / 1e6:.0f} MB", flush=True)
+    print(
+        f"built {args.messages:,} messages ({info['addresses']:,} addresses, {info['locations']:,} "
+        f"locations), {info['contacts']:,} contacts, {info['companies']:,} companies in "
+        f"{time.perf_counter() - t:.1f} s; database {size / 1e6:.0f} MB",
+        flush=True,
+    )
     store.close()
     store = open_store(tmp / "bench.db", clock=lambda: NOW)  # a fresh start: nothing cached in the pool
     alice, bob = store.identity.actor("alice"), store.identity.actor("bob")
     rnd = random.Random(args.seed)
     contact_counts, company_counts = info["counts"]["contact"], info["counts"]["company"]
     linked = [c for c, _ in contact_counts]
-    print(f"messages per contact: median {statistics.median(n for _, n in contact_counts):.0f}, "
-          f"busiest {contact_counts[0][1]:,}; per company: median "
-          f"{statistics.median(n for _, n in company_counts):.0f}, busiest {company_counts[0][1]:,}")
+    print(
+        f"messages per contact: median {statistics.median(n for _, n in contact_counts):.0f}, "
+        f"busiest {contact_counts[0][1]:,}; per company: median "
+        f"{statistics.median(n for _, n in company_counts):.0f}, busiest {company_counts[0][1]:,}"
+    )
 
     first = timed(lambda: store.crm.timelines.open(alice, contact_id=rnd.choice(linked)))
     print(f"{'first timeline after start':<40} wall {_ms(first[0])} | cpu {_ms(first[1])}")
@@ -276,11 +338,12 @@ def main() -> None:
     busiest_companies = [c for c, _ in company_counts[:20]]
     companies = rnd.sample(range(1, info["companies"] + 1), min(args.opens, info["companies"]))
     for name, actor, kind, ids in (
-            ("contact timeline, random (alice)", alice, "contact", rnd.sample(contacts, args.opens)),
-            ("contact timeline, random (bob)", bob, "contact", rnd.sample(contacts, args.opens)),
-            ("contact timeline, 20 busiest", alice, "contact", busiest_contacts),
-            ("company timeline, random", alice, "company", companies),
-            ("company timeline, 20 busiest", alice, "company", busiest_companies)):
+        ("contact timeline, random (alice)", alice, "contact", rnd.sample(contacts, args.opens)),
+        ("contact timeline, random (bob)", bob, "contact", rnd.sample(contacts, args.opens)),
+        ("contact timeline, 20 busiest", alice, "contact", busiest_contacts),
+        ("company timeline, random", alice, "company", companies),
+        ("company timeline, 20 busiest", alice, "company", busiest_companies),
+    ):
         print(_stats(name, time_opens(store, actor, kind, ids)))
 
     def every_page() -> None:
@@ -289,15 +352,37 @@ def main() -> None:
             view = store.crm.timelines.open(alice, company_id=busiest_companies[0], before=view.next_before)
 
     print(_stats("busiest company, every page of 200", [timed(every_page)]))
-    print(_stats("contact search (part of a name, 50 rows)", [
-        timed(lambda: store.crm.contacts.list(alice, f"person {rnd.randint(1, args.contacts)}", limit=50))
-        for _ in range(20)]))
-    print(_stats("unmatched queue, first 50 (alice)", [
-        timed(lambda: store.crm.unmatched.queue(alice, limit=50)) for _ in range(20)]))
-    print(_stats("unmatched queue, first 50 (bob)", [
-        timed(lambda: store.crm.unmatched.queue(bob, limit=50)) for _ in range(20)]))
-    print(_stats("unmatched queue, 50 from the 1,000th", [
-        timed(lambda: store.crm.unmatched.queue(alice, limit=50, offset=1000)) for _ in range(5)]))
+    print(
+        _stats(
+            "contact search (part of a name, 50 rows)",
+            [
+                timed(
+                    lambda: store.crm.contacts.list(
+                        alice, f"person {rnd.randint(1, args.contacts)}", limit=50
+                    )
+                )
+                for _ in range(20)
+            ],
+        )
+    )
+    print(
+        _stats(
+            "unmatched queue, first 50 (alice)",
+            [timed(lambda: store.crm.unmatched.queue(alice, limit=50)) for _ in range(20)],
+        )
+    )
+    print(
+        _stats(
+            "unmatched queue, first 50 (bob)",
+            [timed(lambda: store.crm.unmatched.queue(bob, limit=50)) for _ in range(20)],
+        )
+    )
+    print(
+        _stats(
+            "unmatched queue, 50 from the 1,000th",
+            [timed(lambda: store.crm.unmatched.queue(alice, limit=50, offset=1000)) for _ in range(5)],
+        )
+    )
 
     def links(message_id: int) -> None:
         try:
@@ -305,8 +390,12 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - a message only Bob's mailbox holds
             pass
 
-    print(_stats("links of one message (message view)",
-                 [timed(lambda m=m: links(m)) for m in rnd.sample(range(1, args.messages + 1), 200)]))
+    print(
+        _stats(
+            "links of one message (message view)",
+            [timed(lambda m=m: links(m)) for m in rnd.sample(range(1, args.messages + 1), 200)],
+        )
+    )
     store.close()
     print()
     for line in linking_cost(10_000, args.seed):

@@ -36,9 +36,14 @@ FOLDERS = ("INBOX", "Archive", "Sent", "Clients/Acme")
 def generate(count: int, start: int = 0) -> list[Mail]:
     """*count* messages, one a minute back from the fixed now, spread over a few folders."""
     return [
-        Mail(f"Subject number {n} about order {n * 7 % 10_000}", f"Sender {n % 977}",
-             f"s{n % 977}@example.test", SNAP_NOW - timedelta(minutes=n), "\\Seen" if n % 3 else "",
-             folder=FOLDERS[n % len(FOLDERS)])
+        Mail(
+            f"Subject number {n} about order {n * 7 % 10_000}",
+            f"Sender {n % 977}",
+            f"s{n % 977}@example.test",
+            SNAP_NOW - timedelta(minutes=n),
+            "\\Seen" if n % 3 else "",
+            folder=FOLDERS[n % len(FOLDERS)],
+        )
         for n in range(start, start + count)
     ]
 
@@ -70,8 +75,9 @@ def time_queries(store, actor, box_id: int, total: int) -> None:  # noqa: ANN001
     clock("page at the top (all mailboxes)", lambda: store.messages.list(actor, limit=100))
     clock("page by keyset, middle (all mailboxes)", lambda: store.messages.list(actor, limit=100, before=key))
     middle = total // 2
-    clock("page by offset, middle (all mailboxes)",
-          lambda: store.messages.list(actor, limit=100, offset=middle))
+    clock(
+        "page by offset, middle (all mailboxes)", lambda: store.messages.list(actor, limit=100, offset=middle)
+    )
     clock("count (one folder)", lambda: store.messages.count(actor, box_id, "INBOX"))
 
 
@@ -117,8 +123,10 @@ def report(label: str, runs: list[tuple[float, float, float]]) -> None:
     pilot = sorted(r[1] for r in runs)
     cpu = statistics.median(r[2] for r in runs)
     p95 = app_side[max(0, int(len(app_side) * 0.95) - 1)]
-    print(f"{label}: key to frame median {ms(statistics.median(app_side))}, p95 {ms(p95)}, "
-          f"max {ms(app_side[-1])} (Pilot round trip median {ms(statistics.median(pilot))}, CPU {ms(cpu)})")
+    print(
+        f"{label}: key to frame median {ms(statistics.median(app_side))}, p95 {ms(p95)}, "
+        f"max {ms(app_side[-1])} (Pilot round trip median {ms(statistics.median(pilot))}, CPU {ms(cpu)})"
+    )
 
 
 async def drive(app, pages: int) -> None:  # noqa: ANN001
@@ -127,8 +135,10 @@ async def drive(app, pages: int) -> None:  # noqa: ANN001
         frames = Frames(app)
         lst = app.screen.query_one(MessageList)
         await until_drawn(pilot, lst)
-        print(f"open the app until the first rows show: {ms(time.perf_counter() - t0)} "
-              f"({lst.total:,} messages in the list)")
+        print(
+            f"open the app until the first rows show: {ms(time.perf_counter() - t0)} "
+            f"({lst.total:,} messages in the list)"
+        )
         lst.focus()
         await pilot.pause()
         report(f"page-down x{pages}", [await step(pilot, lst, frames, "pagedown") for _ in range(pages)])

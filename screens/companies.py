@@ -63,8 +63,13 @@ class CompaniesScreen(Screen[None]):
         if self._loaded:
             self.search(self.query_one("#companies-search", Input).value)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="companies.load",
-          description="Search companies")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="companies.load",
+        description="Search companies",
+    )
     def search(self, text: str) -> None:
         """Run the store's search off the UI thread; a newer search cancels this one."""
         self.post_message(CompaniesLoaded(text, self.store.crm.companies.list(self.actor, search=text)))

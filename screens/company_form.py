@@ -52,8 +52,13 @@ class CompanyForm(FormScreen[CompanyDraft]):
     DIALOG_ID = "company-dialog"
     ENTER_SAVES_IN = "domains"
 
-    def __init__(self, company: Company | None = None, *, draft: CompanyDraft | None = None,
-                 errors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        company: Company | None = None,
+        *,
+        draft: CompanyDraft | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(title=f"Edit {company.name}" if company else "Add a company", errors=errors)
         self.company = company
         source = draft or company
@@ -80,24 +85,34 @@ class CompanyEditor:
     """Opens the company form over *screen*, stores the draft in a thread worker of that screen, reopens the
     form with the store's refusal beside the fields, and hands the stored company to *saved*."""
 
-    def __init__(self, screen: Screen[None], store: Store, actor: Actor,
-                 saved: Callable[[Company], None]) -> None:
+    def __init__(
+        self, screen: Screen[None], store: Store, actor: Actor, saved: Callable[[Company], None]
+    ) -> None:
         self.screen = screen
         self.store = store
         self.actor = actor
         self.saved = saved
 
-    def open(self, company: Company | None = None, draft: CompanyDraft | None = None,
-             errors: Mapping[str, str] | None = None) -> None:
+    def open(
+        self,
+        company: Company | None = None,
+        draft: CompanyDraft | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
         """Show the form: empty for a new company, else filled from *draft* or *company*."""
         form = CompanyForm(company, draft=draft, errors=errors)
         self.screen.app.push_screen(form, partial(self._closed, company))
 
     def _closed(self, company: Company | None, draft: CompanyDraft | None) -> None:
         if draft is not None:
-            self.screen.run_worker(partial(self._store, company, draft), thread=True, exclusive=True,
-                                   exit_on_error=False, group="company.write",
-                                   description="Edit company" if company else "Add company")
+            self.screen.run_worker(
+                partial(self._store, company, draft),
+                thread=True,
+                exclusive=True,
+                exit_on_error=False,
+                group="company.write",
+                description="Edit company" if company else "Add company",
+            )
 
     def _store(self, company: Company | None, draft: CompanyDraft) -> None:
         """Add or update the company (in the worker thread); the UI thread gets the result or the refusal."""

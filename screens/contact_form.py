@@ -27,8 +27,13 @@ class ContactForm(FormScreen[ContactDraft]):
     DIALOG_ID = "contact-dialog"
     ENTER_SAVES_IN = "company"
 
-    def __init__(self, contact: Contact | None = None, *, draft: ContactDraft | None = None,
-                 errors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        contact: Contact | None = None,
+        *,
+        draft: ContactDraft | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(title=f"Edit {contact.name}" if contact else "Add a contact", errors=errors)
         self.contact = contact
         source = draft or contact
@@ -43,6 +48,10 @@ class ContactForm(FormScreen[ContactDraft]):
     def parse(self) -> ContactDraft:
         """The draft the store's model makes of the fields (lists split at commas)."""
         value = {field: self.query_one(f"#{field}", Input).value for field in self.FIELDS}
-        return ContactDraft.parse(name=value["name"], emails=split_list(value["emails"]),
-                                  phones=split_list(value["phones"]), job_title=value["job_title"],
-                                  company=value["company"])
+        return ContactDraft.parse(
+            name=value["name"],
+            emails=split_list(value["emails"]),
+            phones=split_list(value["phones"]),
+            job_title=value["job_title"],
+            company=value["company"],
+        )

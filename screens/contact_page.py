@@ -36,13 +36,15 @@ class ContactUpdateRefused(Message):
 
 def details_block(contact: Contact) -> Content:
     """The contact's fields as labelled lines, one line per address and phone."""
-    return labelled_lines([
-        ("Name", contact.name),
-        *listed("Addresses", list(contact.emails)),
-        *listed("Phones", list(contact.phones)),
-        ("Job title", contact.job_title or "(none)"),
-        ("Company", contact.company or "(none)"),
-    ])
+    return labelled_lines(
+        [
+            ("Name", contact.name),
+            *listed("Addresses", list(contact.emails)),
+            *listed("Phones", list(contact.phones)),
+            ("Job title", contact.job_title or "(none)"),
+            ("Company", contact.company or "(none)"),
+        ]
+    )
 
 
 class ContactPageScreen(RecordPageScreen):
@@ -106,5 +108,7 @@ class ContactPageScreen(RecordPageScreen):
         """Read the contact's recent signatures and review what they propose."""
         from screens.enrichment_review import EnrichmentReviewScreen
 
-        self.app.push_screen(EnrichmentReviewScreen(self.store, self.actor, contact_id=self.contact_id),
-                             lambda _: self.read_details())
+        self.app.push_screen(
+            EnrichmentReviewScreen(self.store, self.actor, contact_id=self.contact_id),
+            lambda _: self.read_details(),
+        )

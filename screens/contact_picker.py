@@ -54,8 +54,9 @@ class ContactPicker(ModalScreen[int | None]):
         self.query_one(DataTable).add_columns("Name", "Address", "Company")
         self.search("")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="picker.load",
-          description="Search contacts")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="picker.load", description="Search contacts"
+    )
     def search(self, text: str) -> None:
         """Run the store's search off the UI thread."""
         found = self.store.crm.contacts.list(self.actor, search=text, limit=50)

@@ -83,8 +83,9 @@ class ContactsScreen(Screen[None]):
             self.search(self.query_one("#contacts-search", Input).value)
 
     # -- workers -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="contacts.load",
-          description="Search contacts")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="contacts.load", description="Search contacts"
+    )
     def search(self, text: str) -> None:
         """Run the store's search off the UI thread; a newer search cancels this one."""
         self.post_message(ContactsLoaded(text, self.store.crm.contacts.list(self.actor, search=text)))
@@ -127,7 +128,8 @@ class ContactsScreen(Screen[None]):
         found = len(event.contacts)
         what = f"{found} contact{'s' if found != 1 else ''}"
         self.query_one("#contacts-count", Static).update(
-            f"{what} matching '{event.search}'" if event.search.strip() else what)
+            f"{what} matching '{event.search}'" if event.search.strip() else what
+        )
 
     @on(DataTable.RowSelected, "#contacts-table")
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -55,15 +55,20 @@ class DomainForm(FormScreen[DomainEntry]):
         self.provider_id = provider_id
 
     def compose_fields(self) -> ComposeResult:
-        yield field_row("Domain", Input(
-            self.domain, placeholder="e.g. acme.example", id="domain", validators=[DomainCheck()]))
+        yield field_row(
+            "Domain",
+            Input(self.domain, placeholder="e.g. acme.example", id="domain", validators=[DomainCheck()]),
+        )
         yield from error_labels("domain")
-        yield field_row("Provider", Select(
-            [(p.name, p.id) for p in self.providers],
-            prompt="Choose the provider that serves it",
-            value=self.provider_id if self.provider_id is not None else Select.NULL,
-            id="provider",
-        ))
+        yield field_row(
+            "Provider",
+            Select(
+                [(p.name, p.id) for p in self.providers],
+                prompt="Choose the provider that serves it",
+                value=self.provider_id if self.provider_id is not None else Select.NULL,
+                id="provider",
+            ),
+        )
         yield from error_labels("provider")
 
     def parse(self) -> DomainEntry:

@@ -69,8 +69,9 @@ class EnrichmentReviewScreen(Screen[None]):
         self.load()
 
     # -- workers -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="proposals.load",
-          description="Read proposals")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="proposals.load", description="Read proposals"
+    )
     def load(self) -> None:
         """Read the proposals (for one contact: its recent signatures first) and their source messages."""
         crm = self.store.crm
@@ -115,8 +116,11 @@ class EnrichmentReviewScreen(Screen[None]):
 
     def _say_count(self) -> None:
         n = len(self.proposals)
-        text = (f"{n} value{'s' if n != 1 else ''} found in signatures wait for your decision."
-                if n else "Nothing to review: no open proposals in mail you may read.")
+        text = (
+            f"{n} value{'s' if n != 1 else ''} found in signatures wait for your decision."
+            if n
+            else "Nothing to review: no open proposals in mail you may read."
+        )
         self.query_one("#proposals-intro", Static).update(text)
 
     @on(ProposalDecided)
@@ -127,8 +131,10 @@ class EnrichmentReviewScreen(Screen[None]):
         if str(p.id) in {str(k.value) for k in table.rows}:
             table.remove_row(str(p.id))
         verb = "Accepted" if event.accepted else "Rejected"
-        self.notify(f"{verb} {FIELD_NAMES.get(p.field, p.field).lower()} {p.value} for {p.contact}.",
-                    title="Proposals")
+        self.notify(
+            f"{verb} {FIELD_NAMES.get(p.field, p.field).lower()} {p.value} for {p.contact}.",
+            title="Proposals",
+        )
         self._say_count()
 
     # -- actions -------------------------------------------------------------------------

@@ -71,8 +71,9 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
     def compose_fields(self) -> ComposeResult:
         """The rows of fields and their error labels: by default a text field per entry of LABELS."""
         for field, (label, hint) in self.LABELS.items():
-            field_input = Input(self.initial.get(field, ""), placeholder=hint, id=field,
-                                validators=self.validators(field))
+            field_input = Input(
+                self.initial.get(field, ""), placeholder=hint, id=field, validators=self.validators(field)
+            )
             yield field_row(label, field_input)
             yield from error_labels(field)
 

@@ -69,8 +69,14 @@ def header_block(detail: MessageDetail, location: MessageRow | None) -> Content:
         lines.append(("Flags", describe_flags(location.flags)))
     files = [a for a in detail.attachments if not a.inline]
     if files:
-        lines.append(("Attachments", ", ".join(
-            f"{a.filename or '(unnamed)'} ({a.content_type}, {size_text(a.size)})" for a in files)))
+        lines.append(
+            (
+                "Attachments",
+                ", ".join(
+                    f"{a.filename or '(unnamed)'} ({a.content_type}, {size_text(a.size)})" for a in files
+                ),
+            )
+        )
     if detail.problems:
         lines.append(("Problems", detail.problems))
     return Content("\n").join(
@@ -101,8 +107,7 @@ class MessageViewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading the message…", id="message-head")
-        yield TextArea("", id="message-body", read_only=True, show_cursor=False,
-                       highlight_cursor_line=False)
+        yield TextArea("", id="message-body", read_only=True, show_cursor=False, highlight_cursor_line=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -117,8 +122,10 @@ class MessageViewScreen(Screen[None]):
     @on(MessageRead)
     def _show(self, event: MessageRead) -> None:
         detail = self.detail = event.detail
-        location = next((loc for loc in detail.locations if loc.location_id == self.location_id),
-                        detail.locations[0] if detail.locations else None)
+        location = next(
+            (loc for loc in detail.locations if loc.location_id == self.location_id),
+            detail.locations[0] if detail.locations else None,
+        )
         head = self.query_one("#message-head", Static)
         head.border_title = detail.subject or "(no subject)"
         head.update(header_block(detail, location))

@@ -209,8 +209,9 @@ class PanelScreen(Screen[None]):
         messages = self.query_one(MessageList)
         mailbox = self.highlighted_mailbox()
         if mailbox is not None:
-            messages.show_mailbox(mailbox.id, mailbox.email,
-                                  f"No messages loaded for {mailbox.email} yet. Press s to sync.")
+            messages.show_mailbox(
+                mailbox.id, mailbox.email, f"No messages loaded for {mailbox.email} yet. Press s to sync."
+            )
         elif self.mailboxes:
             messages.show_mailbox(None, "All mailboxes", "No messages loaded yet. Press s to sync.")
         self.refresh_bindings()

@@ -70,12 +70,15 @@ class ProviderForm(FormScreen[ProviderDraft]):
     def compose_fields(self) -> ComposeResult:
         host_check = Function(_is_host, "not a valid host name")
         port_check = Integer(minimum=1, maximum=65535, failure_description="a port from 1 to 65535")
-        yield field_row("Name", Input(
-            self._value("name"),
-            placeholder="e.g. Acme Mail",
-            id="name",
-            validators=[Length(1, 128, "enter a name of at most 128 characters")],
-        ))
+        yield field_row(
+            "Name",
+            Input(
+                self._value("name"),
+                placeholder="e.g. Acme Mail",
+                id="name",
+                validators=[Length(1, 128, "enter a name of at most 128 characters")],
+            ),
+        )
         yield from error_labels("name")
         for proto in ("imap", "smtp"):
             yield field_row(
@@ -105,34 +108,53 @@ class ProviderForm(FormScreen[ProviderDraft]):
             yield from error_labels(f"{proto}_host", f"{proto}_port", f"{proto}_tls")
         yield field_row(
             "Sign-in",
-            Select(AUTH_CHOICES, allow_blank=False, id="auth_kind",
-                   value=getattr(self.draft, "auth_kind", "password")),
+            Select(
+                AUTH_CHOICES,
+                allow_blank=False,
+                id="auth_kind",
+                value=getattr(self.draft, "auth_kind", "password"),
+            ),
             Label("Login", classes="inner-label"),
-            Select(LOGIN_CHOICES, allow_blank=False, id="login_format",
-                   value=getattr(self.draft, "login_format", "address")),
+            Select(
+                LOGIN_CHOICES,
+                allow_blank=False,
+                id="login_format",
+                value=getattr(self.draft, "login_format", "address"),
+            ),
         )
         yield from error_labels("auth_kind", "login_format")
-        yield field_row("", Checkbox(
-            "Users need an app password",
-            id="app_password_required",
-            value=bool(getattr(self.draft, "app_password_required", False)),
-        ))
+        yield field_row(
+            "",
+            Checkbox(
+                "Users need an app password",
+                id="app_password_required",
+                value=bool(getattr(self.draft, "app_password_required", False)),
+            ),
+        )
         yield from error_labels("app_password_required")
-        yield field_row("Help page", Input(
-            self._value("help_url"),
-            placeholder="https://… (how to make an app password)",
-            id="help_url",
-            validators=[Function(_is_https_or_empty, "must be an https:// address")],
-        ))
+        yield field_row(
+            "Help page",
+            Input(
+                self._value("help_url"),
+                placeholder="https://… (how to make an app password)",
+                id="help_url",
+                validators=[Function(_is_https_or_empty, "must be an https:// address")],
+            ),
+        )
         yield from error_labels("help_url")
-        yield field_row("CA file", Input(
-            self._value("ca_file"), placeholder="PEM file of an internal CA (optional)", id="ca_file"))
+        yield field_row(
+            "CA file",
+            Input(self._value("ca_file"), placeholder="PEM file of an internal CA (optional)", id="ca_file"),
+        )
         yield from error_labels("ca_file")
-        yield field_row("MX suffixes", Input(
-            self._value("mx_suffixes"),
-            placeholder="e.g. mail.example.net (space-separated)",
-            id="mx_suffixes",
-        ))
+        yield field_row(
+            "MX suffixes",
+            Input(
+                self._value("mx_suffixes"),
+                placeholder="e.g. mail.example.net (space-separated)",
+                id="mx_suffixes",
+            ),
+        )
         yield from error_labels("mx_suffixes")
 
     def parse(self) -> ProviderDraft:

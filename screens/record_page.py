@@ -33,7 +33,8 @@ def labelled_lines(lines: list[tuple[str, str]]) -> Content:
     """Lines of "Label: value" with the labels bold and aligned; an empty label continues the one above."""
     return Content("\n").join(
         Content.assemble(((f"{label}:" if label else "").ljust(13), "bold"), " ", value)
-        for label, value in lines)
+        for label, value in lines
+    )
 
 
 def listed(label: str, values: list[str]) -> list[tuple[str, str]]:

@@ -109,7 +109,9 @@ class UnmatchedScreen(Screen[None]):
         n = len(self.entries)
         self.query_one("#unmatched-intro", Static).update(
             f"{n} address{'es' if n != 1 else ''} in your mail belong to no contact; most messages first."
-            if n else "Everyone in your mail is a contact or ignored.")
+            if n
+            else "Everyone in your mail is a contact or ignored."
+        )
 
     @on(EntryResolved)
     def _resolved(self, event: EntryResolved) -> None:
@@ -138,6 +140,7 @@ class UnmatchedScreen(Screen[None]):
         """Choose a contact to give the address under the cursor to."""
         entry = self._current()
         if entry is not None:
+
             def picked(contact_id: int | None) -> None:
                 if contact_id is not None:
                     self.link(entry, contact_id)

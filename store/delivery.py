@@ -417,7 +417,6 @@ class Delivery:
                 folder.close()
         return out
 
-
     def _copy_failed(self, item_id: int, refusals: int, exc: Exception, text: str, now: datetime) -> None:
         """Network trouble: try again in COPY_RETRY. The server's NO: back off, and after COPY_GIVE_UP of
         them stop (no next attempt) until the user retries, saying so in the copy's error."""

@@ -175,7 +175,9 @@ class Identity:
         conn.execute(insert(role_members).values(role_id=role.id, member_id=user.id))
         for op in Operation:
             conn.execute(
-                insert(operation_grants).prefix_with("OR IGNORE").values(operation=op.value, principal_id=role.id)
+                insert(operation_grants)
+                .prefix_with("OR IGNORE")
+                .values(operation=op.value, principal_id=role.id)
             )
         return user
 
@@ -183,7 +185,9 @@ class Identity:
         if self._get(conn, name) is not None:
             raise Conflict(f"A user or role named '{name}' already exists.")
         new_id = conn.execute(
-            insert(principals).values(kind=kind, name=name, display_name=display_name, created_at=self._clock())
+            insert(principals).values(
+                kind=kind, name=name, display_name=display_name, created_at=self._clock()
+            )
         ).inserted_primary_key[0]
         return Principal(new_id, kind, name, display_name)
 
@@ -213,12 +217,16 @@ class Identity:
         with db.write(self._engine) as conn:
             role, member = self._role_and_member(conn, role_name, member_name)
             gone = conn.execute(
-                delete(role_members).where(role_members.c.role_id == role.id, role_members.c.member_id == member.id)
+                delete(role_members).where(
+                    role_members.c.role_id == role.id, role_members.c.member_id == member.id
+                )
             ).rowcount
             if not gone:
                 raise NotFound(f"'{member_name}' is not a member of '{role_name}'.")
 
-    def _role_and_member(self, conn: Connection, role_name: str, member_name: str) -> tuple[Principal, Principal]:
+    def _role_and_member(
+        self, conn: Connection, role_name: str, member_name: str
+    ) -> tuple[Principal, Principal]:
         role = self._get(conn, role_name)
         if role is None or role.kind != "role":
             raise NotFound(f"No role named '{role_name}'.")

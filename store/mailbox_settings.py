@@ -124,10 +124,26 @@ class ServerFolder:
         return self.name.split(self.delimiter) if self.delimiter else [self.name]
 
 
-ON_OFF = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
+ON_OFF = {
+    "on": True,
+    "yes": True,
+    "true": True,
+    "1": True,
+    "off": False,
+    "no": False,
+    "false": False,
+    "0": False,
+}
 SET_KEYS = (
-    "period", "auto_load", "scope", "folders", "send", "alias",
-    "default_sender", "use_signature", "signature",
+    "period",
+    "auto_load",
+    "scope",
+    "folders",
+    "send",
+    "alias",
+    "default_sender",
+    "use_signature",
+    "signature",
 )
 
 
@@ -176,8 +192,12 @@ def apply_assignments(
         elif key == "alias":
             values["alias"] = value
         else:
-            field = {"auto_load": "auto_load", "send": "send_enabled", "default_sender": "is_default_sender",
-                     "use_signature": "use_signature"}[key]
+            field = {
+                "auto_load": "auto_load",
+                "send": "send_enabled",
+                "default_sender": "is_default_sender",
+                "use_signature": "use_signature",
+            }[key]
             values[field] = _on_off(key, value)
     return SettingsDraft.parse(**values)
 
@@ -216,7 +236,9 @@ class MailboxSettings:
                 )
             values = draft.model_dump(exclude={"selected_folders"})
             conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(**values))
-            conn.execute(delete(mailbox_selected_folders).where(mailbox_selected_folders.c.mailbox_id == box.id))
+            conn.execute(
+                delete(mailbox_selected_folders).where(mailbox_selected_folders.c.mailbox_id == box.id)
+            )
             if draft.selected_folders:
                 conn.execute(
                     insert(mailbox_selected_folders),

@@ -17,7 +17,9 @@ from store.presets import PRESETS
 from store.schema import mailboxes, provider_domains, providers
 
 TlsMode = Literal["ssl", "starttls"]
-HOST_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOST_RE = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
 
@@ -127,8 +129,6 @@ def parse_hostport(value: str, field: str) -> tuple[str, int]:
     return host, int(port)
 
 
-
-
 class Providers:
     """Service for the Providers and Mail provider domains directories."""
 
@@ -219,7 +219,9 @@ class Providers:
                 select(func.count()).select_from(mailboxes).where(mailboxes.c.provider_id == p.id)
             ).scalar_one()
             if used:
-                raise Conflict(f"Provider '{p.name}' is used by {used} mailbox(es); remove or move them first.")
+                raise Conflict(
+                    f"Provider '{p.name}' is used by {used} mailbox(es); remove or move them first."
+                )
             conn.execute(delete(provider_domains).where(provider_domains.c.provider_id == p.id))
             conn.execute(delete(providers).where(providers.c.id == p.id))
 
@@ -250,7 +252,9 @@ class Providers:
             for suffix in p.mx_suffixes.split():
                 for host in mx_hosts:
                     host = host.lower().rstrip(".")
-                    if (host == suffix or host.endswith("." + suffix)) and (best is None or len(suffix) > best[0]):
+                    if (host == suffix or host.endswith("." + suffix)) and (
+                        best is None or len(suffix) > best[0]
+                    ):
                         best = (len(suffix), p)
         return best[1] if best else None
 

@@ -220,6 +220,9 @@ message_locations = Table(
     Index("ix_message_locations_mailbox_sent", "mailbox_id", "sent_at"),
     Index("ix_message_locations_folder_sent", "folder_id", "sent_at"),
     Index("ix_message_locations_message", "message_id", "mailbox_id", "sent_at"),  # covering for timelines
-    Index("ix_message_locations_pending_flags", "folder_id",
-          sqlite_where=text("flags_add <> '' OR flags_remove <> ''")),
+    Index(
+        "ix_message_locations_pending_flags",
+        "folder_id",
+        sqlite_where=text("flags_add <> '' OR flags_remove <> ''"),
+    ),
 )

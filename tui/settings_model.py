@@ -25,7 +25,7 @@ class SecretsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["auto", "file", "system", "plaintext"] = "auto"
-    """auto: the desktop keyring when one works, else the encrypted file; file, system, plaintext force one."""
+    """auto: the desktop keyring if one works, else the encrypted file; file, system, plaintext force one."""
     allow_plaintext: bool = False
     """The plaintext backend is refused unless this is true: it only encodes, it does not encrypt."""
 

@@ -10,8 +10,16 @@ import re
 from collections.abc import Mapping
 
 # Header fields the test reads (lower-case, as bytes, so the sync parser can ask for them).
-AUTOMATION_HEADERS = (b"from", b"auto-submitted", b"list-id", b"list-unsubscribe", b"precedence",
-                      b"x-autoreply", b"x-autorespond", b"return-path")
+AUTOMATION_HEADERS = (
+    b"from",
+    b"auto-submitted",
+    b"list-id",
+    b"list-unsubscribe",
+    b"precedence",
+    b"x-autoreply",
+    b"x-autorespond",
+    b"return-path",
+)
 _BULK_PRECEDENCE = {"bulk", "list", "junk", "auto_reply"}
 # Local parts of senders that never are people: no-reply in its spellings, bounces, daemons.
 _ROBOT_LOCAL = re.compile(
@@ -51,8 +59,12 @@ def is_automated(headers: Mapping[str, str] | Mapping[bytes, bytes]) -> bool:
         name = _text(key).strip().lower()
         if name in _WANTED:
             fields[name] = _text(value).strip()
-    if "list-id" in fields or "list-unsubscribe" in fields or "x-autoreply" in fields \
-            or "x-autorespond" in fields:
+    if (
+        "list-id" in fields
+        or "list-unsubscribe" in fields
+        or "x-autoreply" in fields
+        or "x-autorespond" in fields
+    ):
         return True
     auto = fields.get("auto-submitted", "").lower()
     if auto and not auto.startswith("no"):
@@ -67,8 +79,12 @@ def is_automated(headers: Mapping[str, str] | Mapping[bytes, bytes]) -> bool:
 def is_automated_fields(fields: Mapping[bytes, bytes]) -> bool:
     """is_automated for what header_fields(block, AUTOMATION_HEADERS…) returns (lower-case byte names, values
     stripped): the same test, decoding only the fields it reads (the sync's envelope parser uses it)."""
-    if b"list-id" in fields or b"list-unsubscribe" in fields or b"x-autoreply" in fields \
-            or b"x-autorespond" in fields:
+    if (
+        b"list-id" in fields
+        or b"list-unsubscribe" in fields
+        or b"x-autoreply" in fields
+        or b"x-autorespond" in fields
+    ):
         return True
     value = fields.get(b"auto-submitted")
     if value is not None:

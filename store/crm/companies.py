@@ -49,16 +49,31 @@ class Companies:
         if not ids:
             return []
         doms: dict[int, list[str]] = {}
-        for domain, cid in conn.execute(select(company_domains.c.domain, company_domains.c.company_id)
-                                        .where(company_domains.c.company_id.in_(ids))
-                                        .order_by(company_domains.c.domain)):
+        for domain, cid in conn.execute(
+            select(company_domains.c.domain, company_domains.c.company_id)
+            .where(company_domains.c.company_id.in_(ids))
+            .order_by(company_domains.c.domain)
+        ):
             doms.setdefault(cid, []).append(domain)
-        counts = dict(conn.execute(select(contacts.c.company_id, func.count())
-                                   .where(contacts.c.company_id.in_(ids))
-                                   .group_by(contacts.c.company_id)).all())
+        counts = dict(
+            conn.execute(
+                select(contacts.c.company_id, func.count())
+                .where(contacts.c.company_id.in_(ids))
+                .group_by(contacts.c.company_id)
+            ).all()
+        )
         rows = conn.execute(select(companies).where(companies.c.id.in_(ids))).mappings().all()
-        by_id = {r["id"]: Company(r["id"], r["name"], tuple(doms.get(r["id"], ())), counts.get(r["id"], 0),
-                                  r["created_at"], r["updated_at"]) for r in rows}
+        by_id = {
+            r["id"]: Company(
+                r["id"],
+                r["name"],
+                tuple(doms.get(r["id"], ())),
+                counts.get(r["id"], 0),
+                r["created_at"],
+                r["updated_at"],
+            )
+            for r in rows
+        }
         return [by_id[i] for i in ids if i in by_id]
 
     def list(self, actor: Actor, search: str = "", limit: int = 200, offset: int = 0) -> list[Company]:
@@ -68,9 +83,11 @@ class Companies:
             if search.strip():
                 pattern = _like(search.strip().casefold())
                 by_domain = select(company_domains.c.company_id).where(
-                    company_domains.c.domain.like(pattern, escape="\\"))
-                q = q.where(or_(companies.c.name_key.like(pattern, escape="\\"),
-                                companies.c.id.in_(by_domain)))
+                    company_domains.c.domain.like(pattern, escape="\\")
+                )
+                q = q.where(
+                    or_(companies.c.name_key.like(pattern, escape="\\"), companies.c.id.in_(by_domain))
+                )
             ids = list(conn.execute(q.order_by(companies.c.name_key).limit(limit).offset(offset)).scalars())
             return self._load(conn, ids)
 
@@ -95,8 +112,9 @@ class Companies:
         if isinstance(key, int) or key.strip().isdigit():
             return conn.execute(select(companies.c.id).where(companies.c.id == int(key))).scalar()
         text = key.strip().lower().removeprefix("@")
-        cid = conn.execute(select(company_domains.c.company_id)
-                           .where(company_domains.c.domain == text)).scalar()
+        cid = conn.execute(
+            select(company_domains.c.company_id).where(company_domains.c.domain == text)
+        ).scalar()
         if cid is None:
             cid = conn.execute(select(companies.c.id).where(companies.c.name_key == name_key(key))).scalar()
         return cid
@@ -104,8 +122,9 @@ class Companies:
     def by_domain(self, actor: Actor, domain: str) -> Company | None:
         """The company owning *domain*, if any."""
         with db.read(self._engine) as conn:
-            cid = conn.execute(select(company_domains.c.company_id)
-                               .where(company_domains.c.domain == domain.strip().lower())).scalar()
+            cid = conn.execute(
+                select(company_domains.c.company_id).where(company_domains.c.domain == domain.strip().lower())
+            ).scalar()
             return self._load(conn, [cid])[0] if cid is not None else None
 
     # -- changing ----------------------------------------------------------------------------------
@@ -123,8 +142,9 @@ class Companies:
         if conn.execute(select(companies.c.id).where(companies.c.name_key == key)).first():
             raise Conflict(f"A company named '{name}' already exists.")
         now = self._clock()
-        return conn.execute(insert(companies).values(name=name, name_key=key, created_at=now, updated_at=now)
-                            ).inserted_primary_key[0]
+        return conn.execute(
+            insert(companies).values(name=name, name_key=key, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]
 
     def ensure(self, conn: Connection, name_or_domain: str) -> int:
         """The id of the company with this name or domain, created (without domains) when there is none."""
@@ -139,8 +159,11 @@ class Companies:
             other = conn.execute(select(companies.c.id).where(companies.c.name_key == key)).scalar()
             if other is not None and other != company_id:
                 raise Conflict(f"A company named '{draft.name}' already exists.")
-            conn.execute(update(companies).where(companies.c.id == company_id)
-                         .values(name=draft.name, name_key=key, updated_at=self._clock()))
+            conn.execute(
+                update(companies)
+                .where(companies.c.id == company_id)
+                .values(name=draft.name, name_key=key, updated_at=self._clock())
+            )
             conn.execute(delete(company_domains).where(company_domains.c.company_id == company_id))
             self._set_domains(conn, company_id, draft.domains)
             return self._load(conn, [company_id])[0]
@@ -157,8 +180,12 @@ class Companies:
         """Take a domain away from a company."""
         with db.write(self._engine) as conn:
             self._require(conn, company_id)
-            conn.execute(delete(company_domains).where(company_domains.c.company_id == company_id,
-                                                       company_domains.c.domain == domain.strip().lower()))
+            conn.execute(
+                delete(company_domains).where(
+                    company_domains.c.company_id == company_id,
+                    company_domains.c.domain == domain.strip().lower(),
+                )
+            )
             return self._load(conn, [company_id])[0]
 
     def remove(self, actor: Actor, company_id: int) -> Company:
@@ -178,9 +205,11 @@ class Companies:
     @staticmethod
     def _set_domains(conn: Connection, company_id: int, domains: tuple[str, ...]) -> None:
         for domain in domains:
-            owner = conn.execute(select(company_domains.c.company_id, companies.c.name)
-                                 .join(companies, companies.c.id == company_domains.c.company_id)
-                                 .where(company_domains.c.domain == domain)).first()
+            owner = conn.execute(
+                select(company_domains.c.company_id, companies.c.name)
+                .join(companies, companies.c.id == company_domains.c.company_id)
+                .where(company_domains.c.domain == domain)
+            ).first()
             if owner is not None and owner[0] != company_id:
                 raise Conflict(f"{domain} already belongs to the company '{owner[1]}'.")
             if owner is None:

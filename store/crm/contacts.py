@@ -50,25 +50,47 @@ class Contacts:
         if not ids:
             return []
         emails: dict[int, list[str]] = {}
-        for address, cid in conn.execute(select(contact_emails.c.address, contact_emails.c.contact_id)
-                                         .where(contact_emails.c.contact_id.in_(ids))
-                                         .order_by(contact_emails.c.position, contact_emails.c.address)):
+        for address, cid in conn.execute(
+            select(contact_emails.c.address, contact_emails.c.contact_id)
+            .where(contact_emails.c.contact_id.in_(ids))
+            .order_by(contact_emails.c.position, contact_emails.c.address)
+        ):
             emails.setdefault(cid, []).append(address)
         phones: dict[int, list[str]] = {}
-        for number, cid in conn.execute(select(contact_phones.c.number, contact_phones.c.contact_id)
-                                        .where(contact_phones.c.contact_id.in_(ids))
-                                        .order_by(contact_phones.c.id)):
+        for number, cid in conn.execute(
+            select(contact_phones.c.number, contact_phones.c.contact_id)
+            .where(contact_phones.c.contact_id.in_(ids))
+            .order_by(contact_phones.c.id)
+        ):
             phones.setdefault(cid, []).append(number)
-        rows = conn.execute(select(contacts, companies.c.name.label("company"))
-                            .outerjoin(companies, companies.c.id == contacts.c.company_id)
-                            .where(contacts.c.id.in_(ids))).mappings().all()
-        by_id = {r["id"]: Contact(r["id"], r["name"], tuple(emails.get(r["id"], ())),
-                                  tuple(phones.get(r["id"], ())), r["job_title"], r["company_id"],
-                                  r["company"] or "", r["created_at"], r["updated_at"]) for r in rows}
+        rows = (
+            conn.execute(
+                select(contacts, companies.c.name.label("company"))
+                .outerjoin(companies, companies.c.id == contacts.c.company_id)
+                .where(contacts.c.id.in_(ids))
+            )
+            .mappings()
+            .all()
+        )
+        by_id = {
+            r["id"]: Contact(
+                r["id"],
+                r["name"],
+                tuple(emails.get(r["id"], ())),
+                tuple(phones.get(r["id"], ())),
+                r["job_title"],
+                r["company_id"],
+                r["company"] or "",
+                r["created_at"],
+                r["updated_at"],
+            )
+            for r in rows
+        }
         return [by_id[i] for i in ids if i in by_id]
 
-    def list(self, actor: Actor, search: str = "", company_id: int | None = None, limit: int = 200,
-             offset: int = 0) -> list[Contact]:
+    def list(
+        self, actor: Actor, search: str = "", company_id: int | None = None, limit: int = 200, offset: int = 0
+    ) -> list[Contact]:
         """Contacts by name; *search* matches part of a name, an address, a phone or the company's name."""
         with db.read(self._engine) as conn:
             q = select(contacts.c.id)
@@ -76,17 +98,29 @@ class Contacts:
                 q = q.where(contacts.c.company_id == company_id)
             if search.strip():
                 pattern = _like(search.strip().lower())
-                q = q.where(or_(
-                    func.lower(contacts.c.name).like(pattern, escape="\\"),
-                    contacts.c.id.in_(select(contact_emails.c.contact_id)
-                                      .where(contact_emails.c.address.like(pattern, escape="\\"))),
-                    contacts.c.id.in_(select(contact_phones.c.contact_id)
-                                      .where(contact_phones.c.number.like(pattern, escape="\\"))),
-                    contacts.c.company_id.in_(select(companies.c.id)
-                                              .where(companies.c.name_key.like(pattern, escape="\\"))),
-                ))
-            ids = list(conn.execute(q.order_by(func.lower(contacts.c.name), contacts.c.id)
-                                    .limit(limit).offset(offset)).scalars())
+                q = q.where(
+                    or_(
+                        func.lower(contacts.c.name).like(pattern, escape="\\"),
+                        contacts.c.id.in_(
+                            select(contact_emails.c.contact_id).where(
+                                contact_emails.c.address.like(pattern, escape="\\")
+                            )
+                        ),
+                        contacts.c.id.in_(
+                            select(contact_phones.c.contact_id).where(
+                                contact_phones.c.number.like(pattern, escape="\\")
+                            )
+                        ),
+                        contacts.c.company_id.in_(
+                            select(companies.c.id).where(companies.c.name_key.like(pattern, escape="\\"))
+                        ),
+                    )
+                )
+            ids = list(
+                conn.execute(
+                    q.order_by(func.lower(contacts.c.name), contacts.c.id).limit(limit).offset(offset)
+                ).scalars()
+            )
             return self.load(conn, ids)
 
     def get(self, actor: Actor, contact_id: int) -> Contact:
@@ -103,11 +137,21 @@ class Contacts:
             if isinstance(key, int) or key.strip().isdigit():
                 ids = [int(key)]
             elif "@" in key:
-                ids = list(conn.execute(select(contact_emails.c.contact_id)
-                                        .where(contact_emails.c.address == key.strip().lower())).scalars())
+                ids = list(
+                    conn.execute(
+                        select(contact_emails.c.contact_id).where(
+                            contact_emails.c.address == key.strip().lower()
+                        )
+                    ).scalars()
+                )
             else:
-                ids = list(conn.execute(select(contacts.c.id).where(
-                    func.lower(contacts.c.name) == " ".join(key.split()).lower())).scalars())
+                ids = list(
+                    conn.execute(
+                        select(contacts.c.id).where(
+                            func.lower(contacts.c.name) == " ".join(key.split()).lower()
+                        )
+                    ).scalars()
+                )
             found = self.load(conn, ids)
         if not found:
             raise NotFound(f"No contact '{key}'.")
@@ -119,8 +163,9 @@ class Contacts:
     def by_address(self, actor: Actor, address: str) -> Contact | None:
         """The contact owning *address*, if any."""
         with db.read(self._engine) as conn:
-            cid = conn.execute(select(contact_emails.c.contact_id)
-                               .where(contact_emails.c.address == address.strip().lower())).scalar()
+            cid = conn.execute(
+                select(contact_emails.c.contact_id).where(contact_emails.c.address == address.strip().lower())
+            ).scalar()
             return self.load(conn, [cid])[0] if cid is not None else None
 
     # -- changing ----------------------------------------------------------------------------------
@@ -134,9 +179,15 @@ class Contacts:
     def insert(self, conn: Connection, draft: ContactDraft) -> int:
         """Create a contact from a draft in the caller's transaction; returns its id."""
         now = self._clock()
-        cid = conn.execute(insert(contacts).values(
-            name=draft.name, job_title=draft.job_title, company_id=self._company_of(conn, draft),
-            created_at=now, updated_at=now)).inserted_primary_key[0]
+        cid = conn.execute(
+            insert(contacts).values(
+                name=draft.name,
+                job_title=draft.job_title,
+                company_id=self._company_of(conn, draft),
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
         self._add_emails(conn, cid, draft.emails)
         self._add_phones(conn, cid, draft.phones)
         return cid
@@ -145,8 +196,9 @@ class Contacts:
         if draft.company:
             return self._companies.ensure(conn, draft.company)
         for address in draft.emails:
-            cid = conn.execute(select(company_domains.c.company_id)
-                               .where(company_domains.c.domain == domain_of(address))).scalar()
+            cid = conn.execute(
+                select(company_domains.c.company_id).where(company_domains.c.domain == domain_of(address))
+            ).scalar()
             if cid is not None:
                 return cid
         return None
@@ -155,9 +207,16 @@ class Contacts:
         """Replace a contact's fields, addresses and phones with the draft's."""
         with db.write(self._engine) as conn:
             self._require(conn, contact_id)
-            conn.execute(update(contacts).where(contacts.c.id == contact_id).values(
-                name=draft.name, job_title=draft.job_title, company_id=self._company_of(conn, draft),
-                updated_at=self._clock()))
+            conn.execute(
+                update(contacts)
+                .where(contacts.c.id == contact_id)
+                .values(
+                    name=draft.name,
+                    job_title=draft.job_title,
+                    company_id=self._company_of(conn, draft),
+                    updated_at=self._clock(),
+                )
+            )
             conn.execute(delete(contact_emails).where(contact_emails.c.contact_id == contact_id))
             conn.execute(delete(contact_phones).where(contact_phones.c.contact_id == contact_id))
             self._add_emails(conn, contact_id, draft.emails)
@@ -184,8 +243,12 @@ class Contacts:
         """Take an address away from a contact."""
         with db.write(self._engine) as conn:
             self._require(conn, contact_id)
-            conn.execute(delete(contact_emails).where(contact_emails.c.contact_id == contact_id,
-                                                      contact_emails.c.address == address.strip().lower()))
+            conn.execute(
+                delete(contact_emails).where(
+                    contact_emails.c.contact_id == contact_id,
+                    contact_emails.c.address == address.strip().lower(),
+                )
+            )
             return self.load(conn, [contact_id])[0]
 
     def add_phone(self, actor: Actor, contact_id: int, number: str) -> Contact:
@@ -200,14 +263,18 @@ class Contacts:
         """Take a phone number away from a contact (any spelling of the same digits)."""
         with db.write(self._engine) as conn:
             self._require(conn, contact_id)
-            conn.execute(delete(contact_phones).where(contact_phones.c.contact_id == contact_id,
-                                                      contact_phones.c.digits == phone_digits(number)))
+            conn.execute(
+                delete(contact_phones).where(
+                    contact_phones.c.contact_id == contact_id, contact_phones.c.digits == phone_digits(number)
+                )
+            )
             return self.load(conn, [contact_id])[0]
 
     def set_fields(self, conn: Connection, contact_id: int, **values: object) -> None:
         """Change columns of a contact in the caller's transaction (enrichment accepts through this)."""
-        conn.execute(update(contacts).where(contacts.c.id == contact_id)
-                     .values(**values, updated_at=self._clock()))
+        conn.execute(
+            update(contacts).where(contacts.c.id == contact_id).values(**values, updated_at=self._clock())
+        )
 
     def remove(self, actor: Actor, contact_id: int) -> Contact:
         """Delete a contact; its mail stays, unlinked."""
@@ -224,28 +291,38 @@ class Contacts:
 
     @staticmethod
     def _add_emails(conn: Connection, contact_id: int, addresses: tuple[str, ...]) -> None:
-        position = conn.execute(select(func.coalesce(func.max(contact_emails.c.position) + 1, 0))
-                                .where(contact_emails.c.contact_id == contact_id)).scalar_one()
+        position = conn.execute(
+            select(func.coalesce(func.max(contact_emails.c.position) + 1, 0)).where(
+                contact_emails.c.contact_id == contact_id
+            )
+        ).scalar_one()
         for address in addresses:
-            owner = conn.execute(select(contact_emails.c.contact_id, contacts.c.name)
-                                 .join(contacts, contacts.c.id == contact_emails.c.contact_id)
-                                 .where(contact_emails.c.address == address)).first()
+            owner = conn.execute(
+                select(contact_emails.c.contact_id, contacts.c.name)
+                .join(contacts, contacts.c.id == contact_emails.c.contact_id)
+                .where(contact_emails.c.address == address)
+            ).first()
             if owner is not None and owner[0] != contact_id:
                 raise Conflict(f"{address} already belongs to the contact '{owner[1]}'.")
             if owner is None:
-                conn.execute(insert(contact_emails).values(address=address, contact_id=contact_id,
-                                                           position=position))
+                conn.execute(
+                    insert(contact_emails).values(address=address, contact_id=contact_id, position=position)
+                )
                 position += 1
 
     @staticmethod
     def _add_phones(conn: Connection, contact_id: int, numbers: tuple[str, ...]) -> None:
-        have = set(conn.execute(select(contact_phones.c.digits)
-                                .where(contact_phones.c.contact_id == contact_id)).scalars())
+        have = set(
+            conn.execute(
+                select(contact_phones.c.digits).where(contact_phones.c.contact_id == contact_id)
+            ).scalars()
+        )
         for number in numbers:
             digits = phone_digits(number)
             if digits not in have:
-                conn.execute(insert(contact_phones)
-                             .values(contact_id=contact_id, number=number, digits=digits))
+                conn.execute(
+                    insert(contact_phones).values(contact_id=contact_id, number=number, digits=digits)
+                )
                 have.add(digits)
 
     # -- from mail ---------------------------------------------------------------------------------
@@ -261,17 +338,24 @@ class Contacts:
 
         with db.write(self._engine) as conn:
             visible = mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
-            row = conn.execute(select(messages.c.is_automated).where(
-                messages.c.id == message_id,
-                held_in(messages.c.id, visible))).first()
+            row = conn.execute(
+                select(messages.c.is_automated).where(
+                    messages.c.id == message_id, held_in(messages.c.id, visible)
+                )
+            ).first()
             if row is None:
                 raise NotFound(f"No message {message_id}.")
             if row[0]:
                 raise Invalid({"address": "this message is automated mail; it never makes a contact"})
             own = set(conn.execute(select(mailboxes.c.email)).scalars())
-            people = [(kind, addr, name) for kind, addr, name in conn.execute(
-                select(message_addresses.c.kind, message_addresses.c.address, message_addresses.c.name)
-                .where(message_addresses.c.message_id == message_id))]
+            people = [
+                (kind, addr, name)
+                for kind, addr, name in conn.execute(
+                    select(
+                        message_addresses.c.kind, message_addresses.c.address, message_addresses.c.name
+                    ).where(message_addresses.c.message_id == message_id)
+                )
+            ]
             order = {"from": 0, "to": 1, "cc": 2}
             people.sort(key=lambda p: order[p[0]])
             if address is None:

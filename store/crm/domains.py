@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Mail services where anyone can get an address: a domain here says nothing about a company.
-FREE_MAIL_DOMAINS = frozenset("""
+FREE_MAIL_DOMAINS = frozenset(
+    """
 gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.de yahoo.fr yahoo.es yahoo.it yahoo.co.jp ymail.com
 rocketmail.com outlook.com outlook.de hotmail.com hotmail.co.uk hotmail.de hotmail.fr hotmail.it live.com
 live.de live.co.uk msn.com icloud.com me.com mac.com aol.com aim.com gmx.de gmx.net gmx.com gmx.at gmx.ch
@@ -15,7 +16,8 @@ aliyun.com 139.com 189.cn 21cn.com naver.com daum.net hanmail.net seznam.cz wp.p
 libero.it virgilio.it tiscali.it orange.fr wanadoo.fr free.fr laposte.net sfr.fr btinternet.com
 sky.com comcast.net verizon.net att.net sbcglobal.net cox.net hey.com fastmail.com fastmail.fm
 rediffmail.com bluewin.ch abv.bg
-""".split())
+""".split()
+)
 
 
 def domain_of(address: str) -> str:

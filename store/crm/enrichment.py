@@ -59,8 +59,9 @@ def value_key(field: str, value: str) -> str:
 class Enrichment:
     """Finds, lists, accepts and rejects proposals for contacts."""
 
-    def __init__(self, engine: Engine, clock: Clock, mailboxes_: Mailboxes, contacts_: Contacts,
-                 companies_: Companies) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, mailboxes_: Mailboxes, contacts_: Contacts, companies_: Companies
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._mailboxes = mailboxes_
@@ -78,35 +79,60 @@ class Enrichment:
         with db.write(self._engine) as conn:
             if not Contacts.load(conn, [contact_id]):
                 raise NotFound(f"No contact {contact_id}.")  # removed meanwhile
-            known = {(f, k) for f, k in conn.execute(
-                select(enrichment_proposals.c.field, enrichment_proposals.c.value_key)
-                .where(enrichment_proposals.c.contact_id == contact_id))}
+            known = {
+                (f, k)
+                for f, k in conn.execute(
+                    select(enrichment_proposals.c.field, enrichment_proposals.c.value_key).where(
+                        enrichment_proposals.c.contact_id == contact_id
+                    )
+                )
+            }
             now = self._clock()
             for field, value, message_id in found:
                 key = value_key(field, value)
                 if (field, key) not in known:
                     known.add((field, key))
-                    conn.execute(insert(enrichment_proposals).values(
-                        contact_id=contact_id, field=field, value=value, value_key=key, message_id=message_id,
-                        state="proposed", created_at=now))
+                    conn.execute(
+                        insert(enrichment_proposals).values(
+                            contact_id=contact_id,
+                            field=field,
+                            value=value,
+                            value_key=key,
+                            message_id=message_id,
+                            state="proposed",
+                            created_at=now,
+                        )
+                    )
         return self.proposals(actor, contact_id)
 
-    def _scan(self, conn: Connection, contact: Contact, readable: list[int],
-              recent: int) -> list[tuple[Field, str, int]]:
+    def _scan(
+        self, conn: Connection, contact: Contact, readable: list[int], recent: int
+    ) -> list[tuple[Field, str, int]]:
         if not contact.emails or not readable:
             return []
         rows = conn.execute(
             select(messages.c.id, messages.c.body_text, messages.c.from_name)
-            .where(messages.c.id.in_(select(message_addresses.c.message_id).where(
-                       message_addresses.c.kind == "from", message_addresses.c.address.in_(contact.emails))),
-                   messages.c.is_automated.is_(False),
-                   messages.c.body_loaded.is_(True),
-                   held_in(messages.c.id, readable))
-            .order_by(messages.c.sent_at.desc()).limit(recent)).all()
+            .where(
+                messages.c.id.in_(
+                    select(message_addresses.c.message_id).where(
+                        message_addresses.c.kind == "from", message_addresses.c.address.in_(contact.emails)
+                    )
+                ),
+                messages.c.is_automated.is_(False),
+                messages.c.body_loaded.is_(True),
+                held_in(messages.c.id, readable),
+            )
+            .order_by(messages.c.sent_at.desc())
+            .limit(recent)
+        ).all()
         domains = {domain_of(a) for a in contact.emails}
-        known_companies = list(conn.execute(
-            select(companies.c.name).join(company_domains, company_domains.c.company_id == companies.c.id)
-            .where(company_domains.c.domain.in_(domains))).scalars())
+        known_companies = list(
+            conn.execute(
+                select(companies.c.name)
+                .join(company_domains, company_domains.c.company_id == companies.c.id)
+                .where(company_domains.c.domain.in_(domains))
+            ).scalars()
+        )
         have_phones = {phone_digits(p) for p in contact.phones}
         out: list[tuple[Field, str, int]] = []
         title_done = company_done = False
@@ -126,21 +152,37 @@ class Enrichment:
                     out.append(("company", facts.company, message_id))
         return out
 
-    def proposals(self, actor: Actor, contact_id: int | None = None,
-                  state: str = "proposed") -> list[Proposal]:
+    def proposals(
+        self, actor: Actor, contact_id: int | None = None, state: str = "proposed"
+    ) -> list[Proposal]:
         """Proposals in *state* (of one contact, or of all), newest first, whose source the user may read."""
         readable = sorted(self._mailboxes.readable_ids(actor))
         with db.read(self._engine) as conn:
             return self._visible(conn, readable, contact_id=contact_id, state=state)
 
     @staticmethod
-    def _visible(conn: Connection, readable: list[int], contact_id: int | None = None,
-                 state: str | None = None, proposal_id: int | None = None) -> list[Proposal]:
+    def _visible(
+        conn: Connection,
+        readable: list[int],
+        contact_id: int | None = None,
+        state: str | None = None,
+        proposal_id: int | None = None,
+    ) -> list[Proposal]:
         p = enrichment_proposals
-        q = (select(p.c.id, p.c.contact_id, contacts.c.name, p.c.field, p.c.value, p.c.message_id, p.c.state,
-                    p.c.created_at)
-             .join(contacts, contacts.c.id == p.c.contact_id)
-             .where(held_in(p.c.message_id, readable)))
+        q = (
+            select(
+                p.c.id,
+                p.c.contact_id,
+                contacts.c.name,
+                p.c.field,
+                p.c.value,
+                p.c.message_id,
+                p.c.state,
+                p.c.created_at,
+            )
+            .join(contacts, contacts.c.id == p.c.contact_id)
+            .where(held_in(p.c.message_id, readable))
+        )
         if contact_id is not None:
             q = q.where(p.c.contact_id == contact_id)
         if state is not None:
@@ -163,12 +205,17 @@ class Enrichment:
             prop = self._open(conn, actor, proposal_id)
             if prop.field == "phone":
                 digits = phone_digits(prop.value)
-                have = conn.execute(select(contact_phones.c.id).where(
-                    contact_phones.c.contact_id == prop.contact_id,
-                    contact_phones.c.digits == digits)).first()
+                have = conn.execute(
+                    select(contact_phones.c.id).where(
+                        contact_phones.c.contact_id == prop.contact_id, contact_phones.c.digits == digits
+                    )
+                ).first()
                 if have is None:
-                    conn.execute(insert(contact_phones).values(
-                        contact_id=prop.contact_id, number=prop.value[:64], digits=digits))
+                    conn.execute(
+                        insert(contact_phones).values(
+                            contact_id=prop.contact_id, number=prop.value[:64], digits=digits
+                        )
+                    )
             elif prop.field == "job_title":
                 self._contacts.set_fields(conn, prop.contact_id, job_title=prop.value[:128])
             else:
@@ -185,6 +232,8 @@ class Enrichment:
         return Proposal(**{**prop.__dict__, "state": "rejected"})
 
     def _decide(self, conn: Connection, actor: Actor, proposal_id: int, state: str) -> None:
-        conn.execute(update(enrichment_proposals).where(enrichment_proposals.c.id == proposal_id)
-                     .values(state=state, decided_at=self._clock(), decided_by=actor.user.id))
-
+        conn.execute(
+            update(enrichment_proposals)
+            .where(enrichment_proposals.c.id == proposal_id)
+            .values(state=state, decided_at=self._clock(), decided_by=actor.user.id)
+        )

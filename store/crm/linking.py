@@ -25,25 +25,39 @@ def held_in(message_id: ColumnElement[int], mailbox_ids: list[int] | set[int]) -
 
     ("+ 0" keeps SQLite on the message_id index instead of walking every location of those mailboxes.)
     """
-    return exists().where(message_locations.c.message_id == message_id,
-                          (message_locations.c.mailbox_id + 0).in_(sorted(mailbox_ids)))
+    return exists().where(
+        message_locations.c.message_id == message_id,
+        (message_locations.c.mailbox_id + 0).in_(sorted(mailbox_ids)),
+    )
 
 
 def contact_message_ids(contact_id: int) -> Select:
     """Ids of the messages linked to a contact (each once)."""
-    return (select(message_addresses.c.message_id)
-            .where(message_addresses.c.address.in_(
-                select(contact_emails.c.address).where(contact_emails.c.contact_id == contact_id)))
-            .distinct())
+    return (
+        select(message_addresses.c.message_id)
+        .where(
+            message_addresses.c.address.in_(
+                select(contact_emails.c.address).where(contact_emails.c.contact_id == contact_id)
+            )
+        )
+        .distinct()
+    )
 
 
 def company_message_ids(company_id: int) -> Select:
     """Ids of the messages linked to a company: by its domains and by its contacts' addresses (each once)."""
-    by_domain = select(message_addresses.c.message_id).where(message_addresses.c.domain.in_(
-        select(company_domains.c.domain).where(company_domains.c.company_id == company_id)))
-    by_contact = select(message_addresses.c.message_id).where(message_addresses.c.address.in_(
-        select(contact_emails.c.address).join(contacts, contacts.c.id == contact_emails.c.contact_id)
-        .where(contacts.c.company_id == company_id)))
+    by_domain = select(message_addresses.c.message_id).where(
+        message_addresses.c.domain.in_(
+            select(company_domains.c.domain).where(company_domains.c.company_id == company_id)
+        )
+    )
+    by_contact = select(message_addresses.c.message_id).where(
+        message_addresses.c.address.in_(
+            select(contact_emails.c.address)
+            .join(contacts, contacts.c.id == contact_emails.c.contact_id)
+            .where(contacts.c.company_id == company_id)
+        )
+    )
     return select(union(by_domain, by_contact).subquery().c.message_id)
 
 
@@ -97,28 +111,46 @@ class Linking:
 
         with db.read(self._engine) as conn:
             visible = mailbox_ids_with(conn, actor, "panel") | mailbox_ids_with(conn, actor, "read")
-            automated = conn.execute(select(messages.c.is_automated).where(
-                messages.c.id == message_id,
-                held_in(messages.c.id, visible))).first()
+            automated = conn.execute(
+                select(messages.c.is_automated).where(
+                    messages.c.id == message_id, held_in(messages.c.id, visible)
+                )
+            ).first()
             if automated is None:
                 raise NotFound(f"No message {message_id}.")
             rows = conn.execute(
-                select(message_addresses.c.kind, message_addresses.c.address, message_addresses.c.name,
-                       contacts.c.id, contacts.c.name, contacts.c.company_id)
+                select(
+                    message_addresses.c.kind,
+                    message_addresses.c.address,
+                    message_addresses.c.name,
+                    contacts.c.id,
+                    contacts.c.name,
+                    contacts.c.company_id,
+                )
                 .outerjoin(contact_emails, contact_emails.c.address == message_addresses.c.address)
                 .outerjoin(contacts, contacts.c.id == contact_emails.c.contact_id)
-                .where(message_addresses.c.message_id == message_id)).all()
+                .where(message_addresses.c.message_id == message_id)
+            ).all()
             company_rows = conn.execute(
-                select(companies.c.id, companies.c.name).where(companies.c.id.in_(
-                    select(company_domains.c.company_id).join(
-                        message_addresses, message_addresses.c.domain == company_domains.c.domain)
-                    .where(message_addresses.c.message_id == message_id)
-                    .union(select(contacts.c.company_id).join(
-                        contact_emails, contact_emails.c.contact_id == contacts.c.id).join(
-                        message_addresses, message_addresses.c.address == contact_emails.c.address)
-                        .where(message_addresses.c.message_id == message_id,
-                               contacts.c.company_id.is_not(None)))
-                )).order_by(companies.c.name_key)).all()
+                select(companies.c.id, companies.c.name)
+                .where(
+                    companies.c.id.in_(
+                        select(company_domains.c.company_id)
+                        .join(message_addresses, message_addresses.c.domain == company_domains.c.domain)
+                        .where(message_addresses.c.message_id == message_id)
+                        .union(
+                            select(contacts.c.company_id)
+                            .join(contact_emails, contact_emails.c.contact_id == contacts.c.id)
+                            .join(message_addresses, message_addresses.c.address == contact_emails.c.address)
+                            .where(
+                                message_addresses.c.message_id == message_id,
+                                contacts.c.company_id.is_not(None),
+                            )
+                        )
+                    )
+                )
+                .order_by(companies.c.name_key)
+            ).all()
             own = set(conn.execute(select(mailboxes.c.email)).scalars())
         linked: dict[int, LinkedContact] = {}
         unknown: dict[str, Correspondent] = {}
@@ -130,6 +162,9 @@ class Linking:
                 unknown[address] = Correspondent(kind, address, name, addable)
         order = {"from": 0, "to": 1, "cc": 2}
         return MessageLinks(
-            message_id, bool(automated[0]), tuple(sorted(linked.values(), key=lambda c: c.name.lower())),
+            message_id,
+            bool(automated[0]),
+            tuple(sorted(linked.values(), key=lambda c: c.name.lower())),
             tuple(LinkedCompany(i, n) for i, n in company_rows),
-            tuple(sorted(unknown.values(), key=lambda c: order[c.kind])))
+            tuple(sorted(unknown.values(), key=lambda c: order[c.kind])),
+        )

@@ -69,6 +69,7 @@ class Crm:
         if not found:
             raise NotFound(f"No contact or company '{text}'.")
         if len(found) > 1:
-            raise Conflict(f"'{text}' names a contact and a company; say contact:{found[1].id} or "
-                           f"company:{found[0].id}.")
+            raise Conflict(
+                f"'{text}' names a contact and a company; say contact:{found[1].id} or company:{found[0].id}."
+            )
         return found[0]

@@ -46,36 +46,251 @@ _URLISH = re.compile(r"(https?://|www\.|\.(com|de|ru|cn|org|net|io)\b|@)", re.IG
 
 # -- job titles ------------------------------------------------------------------------------------
 _TITLE_WORDS = {
-    "manager", "director", "head", "chief", "officer", "ceo", "cto", "cfo", "coo", "cio", "cmo", "vp",
-    "president", "founder", "co-founder", "cofounder", "partner", "owner", "engineer", "developer",
-    "consultant", "analyst", "specialist", "coordinator", "designer", "architect", "accountant",
-    "administrator", "assistant", "executive", "lead", "associate", "representative", "advisor", "adviser",
-    "counsel", "attorney", "lawyer", "secretary", "supervisor", "principal", "strategist", "scientist",
-    "researcher", "recruiter", "editor", "producer", "buyer", "controller", "treasurer", "intern",
-    "geschäftsführer", "geschäftsführerin", "inhaber", "inhaberin", "vorstand", "prokurist", "prokuristin",
-    "директор", "менеджер", "руководитель", "начальник", "инженер", "бухгалтер", "специалист", "аналитик",
-    "юрист", "консультант", "разработчик", "программист", "заместитель", "президент", "основатель",
-    "владелец", "помощник", "ассистент", "секретарь", "дизайнер", "архитектор", "координатор",
-    "администратор", "технолог", "экономист", "маркетолог", "председатель", "партнер", "партнёр",
+    "manager",
+    "director",
+    "head",
+    "chief",
+    "officer",
+    "ceo",
+    "cto",
+    "cfo",
+    "coo",
+    "cio",
+    "cmo",
+    "vp",
+    "president",
+    "founder",
+    "co-founder",
+    "cofounder",
+    "partner",
+    "owner",
+    "engineer",
+    "developer",
+    "consultant",
+    "analyst",
+    "specialist",
+    "coordinator",
+    "designer",
+    "architect",
+    "accountant",
+    "administrator",
+    "assistant",
+    "executive",
+    "lead",
+    "associate",
+    "representative",
+    "advisor",
+    "adviser",
+    "counsel",
+    "attorney",
+    "lawyer",
+    "secretary",
+    "supervisor",
+    "principal",
+    "strategist",
+    "scientist",
+    "researcher",
+    "recruiter",
+    "editor",
+    "producer",
+    "buyer",
+    "controller",
+    "treasurer",
+    "intern",
+    "geschäftsführer",
+    "geschäftsführerin",
+    "inhaber",
+    "inhaberin",
+    "vorstand",
+    "prokurist",
+    "prokuristin",
+    "директор",
+    "менеджер",
+    "руководитель",
+    "начальник",
+    "инженер",
+    "бухгалтер",
+    "специалист",
+    "аналитик",
+    "юрист",
+    "консультант",
+    "разработчик",
+    "программист",
+    "заместитель",
+    "президент",
+    "основатель",
+    "владелец",
+    "помощник",
+    "ассистент",
+    "секретарь",
+    "дизайнер",
+    "архитектор",
+    "координатор",
+    "администратор",
+    "технолог",
+    "экономист",
+    "маркетолог",
+    "председатель",
+    "партнер",
+    "партнёр",
 }
 # German compounds (Vertriebsleiter, Softwareentwicklerin) and Russian inflections end or start with these.
-_TITLE_STEMS = ("leiter", "leiterin", "führer", "führerin", "entwickler", "entwicklerin", "berater",
-                "beraterin", "ingenieur", "ingenieurin", "manager", "managerin", "direktor", "direktorin",
-                "referent", "referentin", "assistent", "assistentin", "sachbearbeiter", "sachbearbeiterin",
-                "kaufmann", "kauffrau", "spezialist", "spezialistin", "architekt", "architektin")
-_RU_STEMS = ("директор", "менеджер", "руководител", "начальник", "инженер", "бухгалтер", "специалист",
-             "аналитик", "юрист", "консультант", "разработчик", "программист", "заместител")
-_ZH_TITLES = ("经理", "总监", "主管", "工程师", "总裁", "董事", "主任", "助理", "顾问", "创始人", "负责人",
-              "专员", "会计", "律师", "设计师", "秘书", "经理人", "合伙人", "首席")
-_SMALL_WORDS = {"of", "and", "for", "the", "to", "at", "in", "&", "/", "-", "de", "du", "des", "la", "le",
-                "und", "für", "der", "die", "das", "von", "zu", "im", "bei", "a", "an"}
+_TITLE_STEMS = (
+    "leiter",
+    "leiterin",
+    "führer",
+    "führerin",
+    "entwickler",
+    "entwicklerin",
+    "berater",
+    "beraterin",
+    "ingenieur",
+    "ingenieurin",
+    "manager",
+    "managerin",
+    "direktor",
+    "direktorin",
+    "referent",
+    "referentin",
+    "assistent",
+    "assistentin",
+    "sachbearbeiter",
+    "sachbearbeiterin",
+    "kaufmann",
+    "kauffrau",
+    "spezialist",
+    "spezialistin",
+    "architekt",
+    "architektin",
+)
+_RU_STEMS = (
+    "директор",
+    "менеджер",
+    "руководител",
+    "начальник",
+    "инженер",
+    "бухгалтер",
+    "специалист",
+    "аналитик",
+    "юрист",
+    "консультант",
+    "разработчик",
+    "программист",
+    "заместител",
+)
+_ZH_TITLES = (
+    "经理",
+    "总监",
+    "主管",
+    "工程师",
+    "总裁",
+    "董事",
+    "主任",
+    "助理",
+    "顾问",
+    "创始人",
+    "负责人",
+    "专员",
+    "会计",
+    "律师",
+    "设计师",
+    "秘书",
+    "经理人",
+    "合伙人",
+    "首席",
+)
+_SMALL_WORDS = {
+    "of",
+    "and",
+    "for",
+    "the",
+    "to",
+    "at",
+    "in",
+    "&",
+    "/",
+    "-",
+    "de",
+    "du",
+    "des",
+    "la",
+    "le",
+    "und",
+    "für",
+    "der",
+    "die",
+    "das",
+    "von",
+    "zu",
+    "im",
+    "bei",
+    "a",
+    "an",
+}
 # Words of sentences, not titles: pronouns, common verbs, mail chatter.
 _SENTENCE_WORDS = {
-    "i", "we", "you", "he", "she", "they", "me", "my", "our", "your", "is", "are", "am", "was", "were",
-    "will", "would", "can", "could", "please", "call", "let", "know", "have", "has", "had", "be", "sent",
-    "send", "thanks", "thank", "regards", "see", "get", "look", "looking", "forward", "hope", "iphone",
-    "android", "mobile", "ich", "wir", "sie", "ist", "sind", "bitte", "gesendet", "mein", "meinem",
-    "я", "мы", "вы", "он", "она", "это", "пожалуйста", "отправлено", "звоните", "пишите", "буду", "есть",
+    "i",
+    "we",
+    "you",
+    "he",
+    "she",
+    "they",
+    "me",
+    "my",
+    "our",
+    "your",
+    "is",
+    "are",
+    "am",
+    "was",
+    "were",
+    "will",
+    "would",
+    "can",
+    "could",
+    "please",
+    "call",
+    "let",
+    "know",
+    "have",
+    "has",
+    "had",
+    "be",
+    "sent",
+    "send",
+    "thanks",
+    "thank",
+    "regards",
+    "see",
+    "get",
+    "look",
+    "looking",
+    "forward",
+    "hope",
+    "iphone",
+    "android",
+    "mobile",
+    "ich",
+    "wir",
+    "sie",
+    "ist",
+    "sind",
+    "bitte",
+    "gesendet",
+    "mein",
+    "meinem",
+    "я",
+    "мы",
+    "вы",
+    "он",
+    "она",
+    "это",
+    "пожалуйста",
+    "отправлено",
+    "звоните",
+    "пишите",
+    "буду",
+    "есть",
 }
 
 # -- companies -------------------------------------------------------------------------------------
@@ -109,8 +324,11 @@ _NOT_PHONE = re.compile(
     r"р/с|к/с|инн|огрн|кпп|бик|окпо|факс|eur|usd|rub|руб\w*)\b|订单|账号|帐号|税号|开户|传真|[€$₽¥£]",
     re.IGNORECASE,
 )
-_TRAILER = re.compile(r"^(\((mobile|mobil|cell|office|work|direct|моб\.?|раб\.?|手机)\)|"
-                      r"(ext\.?|x|доб\.?|durchwahl|分机)\s*\d{1,6})?$", re.IGNORECASE)
+_TRAILER = re.compile(
+    r"^(\((mobile|mobil|cell|office|work|direct|моб\.?|раб\.?|手机)\)|"
+    r"(ext\.?|x|доб\.?|durchwahl|分机)\s*\d{1,6})?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -176,8 +394,25 @@ def signature_block(text: str) -> tuple[list[str], str]:
 
 
 # -- names -----------------------------------------------------------------------------------------
-_HONORIFICS = {"dr", "prof", "mr", "mrs", "ms", "herr", "frau", "dipl", "ing", "phd", "mba", "msc", "bsc",
-               "jr", "sr", "mag", "med"}
+_HONORIFICS = {
+    "dr",
+    "prof",
+    "mr",
+    "mrs",
+    "ms",
+    "herr",
+    "frau",
+    "dipl",
+    "ing",
+    "phd",
+    "mba",
+    "msc",
+    "bsc",
+    "jr",
+    "sr",
+    "mag",
+    "med",
+}
 
 
 def _looks_like_name(text: str) -> bool:
@@ -260,8 +495,11 @@ def is_company(part: str) -> bool:
 
 
 def _company_key(name: str) -> str:
-    words = [w for w in re.findall(r"[^\W_]+", name.casefold())
-             if not _LEGAL_END.fullmatch(w) and not _LEGAL_START.match(w + " ")]
+    words = [
+        w
+        for w in re.findall(r"[^\W_]+", name.casefold())
+        if not _LEGAL_END.fullmatch(w) and not _LEGAL_START.match(w + " ")
+    ]
     return " ".join(words)
 
 
@@ -273,12 +511,12 @@ def phone(part: str) -> str:
     if _NOT_PHONE.search(part):
         return ""
     label = _PHONE_LABEL.match(part)
-    rest = part[label.end():] if label else part
+    rest = part[label.end() :] if label else part
     m = _NUMBER.match(rest.strip())
     if m is None:
         return ""
     number = m.group(0).strip()
-    if not _TRAILER.match(rest.strip()[m.end():].strip()):
+    if not _TRAILER.match(rest.strip()[m.end() :].strip()):
         return ""
     digits = sum(c.isdigit() for c in number)
     if not 8 <= digits <= 15 or number.count("(") != number.count(")") or number.count("(") > 1:

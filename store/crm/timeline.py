@@ -116,10 +116,14 @@ def _hits(linked: Select, older: bool) -> CTE:
     message_id index of locations instead of walking every location of the readable mailboxes. The
     result is materialized: the page and the counts below read it, not the indexes, again."""
     loc = message_locations.c
-    hits = (select(loc.message_id.label("mid"), func.max(loc.sent_at).label("ts"))
-            .where(loc.message_id.in_(linked.scalar_subquery()),
-                   (loc.mailbox_id + 0).in_(bindparam("readable", expanding=True)))
-            .group_by(loc.message_id))
+    hits = (
+        select(loc.message_id.label("mid"), func.max(loc.sent_at).label("ts"))
+        .where(
+            loc.message_id.in_(linked.scalar_subquery()),
+            (loc.mailbox_id + 0).in_(bindparam("readable", expanding=True)),
+        )
+        .group_by(loc.message_id)
+    )
     if older:
         cursor = tuple_(bindparam("before_ts", type_=Integer), bindparam("before_id", type_=Integer))
         hits = hits.having(tuple_(func.max(loc.sent_at), loc.message_id) < cursor)
@@ -134,30 +138,43 @@ def _statement(kind: str, older: bool, limited: bool) -> CompoundSelect:
     The sender is read only for messages inside the chart's weeks."""
     record = bindparam("record", type_=Integer)
     hits = _hits(contact_message_ids(record) if kind == "contact" else company_message_ids(record), older)
-    page = (select(literal("page").label("part"), hits.c.mid.label("a"), hits.c.ts.label("b"),
-                   null().label("c"))
-            .order_by(hits.c.ts.desc(), hits.c.mid.desc())
-            .limit(bindparam("limit", type_=Integer) if limited else None).subquery("page"))
+    page = (
+        select(literal("page").label("part"), hits.c.mid.label("a"), hits.c.ts.label("b"), null().label("c"))
+        .order_by(hits.c.ts.desc(), hits.c.mid.desc())
+        .limit(bindparam("limit", type_=Integer) if limited else None)
+        .subquery("page")
+    )
     parts = [select(page), select(literal("total"), null(), func.count(), null()).select_from(hits)]
     if not older:
         origin = bindparam("origin", type_=Integer)
         week = ((hits.c.ts - origin) // WEEK_SECONDS).label("week")
         sender = select(messages.c.from_address).where(messages.c.id == hits.c.mid).scalar_subquery()
-        weekly = (select(literal("week"), week, func.count(), func.sum(sender.in_(select(mailboxes.c.email))))
-                  .where(hits.c.ts >= origin, hits.c.ts < bindparam("end", type_=Integer))
-                  .group_by(week).subquery("weekly"))
+        weekly = (
+            select(literal("week"), week, func.count(), func.sum(sender.in_(select(mailboxes.c.email))))
+            .where(hits.c.ts >= origin, hits.c.ts < bindparam("end", type_=Integer))
+            .group_by(week)
+            .subquery("weekly")
+        )
         parts.append(select(weekly))
     return union_all(*parts)
 
 
 _ids = bindparam("ids", expanding=True)
-_HOLDERS = (select(message_locations.c.message_id, message_locations.c.mailbox_id)
-            .where(message_locations.c.message_id.in_(_ids),
-                   (message_locations.c.mailbox_id + 0).in_(bindparam("readable", expanding=True))))
-_DETAILS = (select(messages.c.id, messages.c.sent_at, messages.c.subject, messages.c.from_address,
-                   messages.c.from_name, messages.c.header_message_id, messages.c.in_reply_to,
-                   messages.c.reference_ids, messages.c.is_automated)
-            .where(messages.c.id.in_(_ids)))
+_HOLDERS = select(message_locations.c.message_id, message_locations.c.mailbox_id).where(
+    message_locations.c.message_id.in_(_ids),
+    (message_locations.c.mailbox_id + 0).in_(bindparam("readable", expanding=True)),
+)
+_DETAILS = select(
+    messages.c.id,
+    messages.c.sent_at,
+    messages.c.subject,
+    messages.c.from_address,
+    messages.c.from_name,
+    messages.c.header_message_id,
+    messages.c.in_reply_to,
+    messages.c.reference_ids,
+    messages.c.is_automated,
+).where(messages.c.id.in_(_ids))
 
 
 class Timelines:
@@ -168,9 +185,15 @@ class Timelines:
         self._clock = clock
         self._mailboxes = mailboxes_
 
-    def open(self, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
-             weeks: int = 26, limit: int | None = PAGE, before: tuple[datetime, int] | None = None
-             ) -> TimelineView:
+    def open(
+        self,
+        actor: Actor,
+        contact_id: int | None = None,
+        company_id: int | None = None,
+        weeks: int = 26,
+        limit: int | None = PAGE,
+        before: tuple[datetime, int] | None = None,
+    ) -> TimelineView:
         """The timeline of one contact or one company: its newest *limit* messages (all of them when
         None) grouped by thread, and *weeks* of volume up to this week. A later page (*before* = a view's
         `next_before`) holds the next older messages and no chart, which the first page already drew."""
@@ -195,12 +218,18 @@ class Timelines:
             holders: dict[int, list[int]] = {}
             details = {}
             if readable:
-                params = {"record": record_id, "readable": readable, "origin": origin,
-                          "end": origin + weeks * WEEK_SECONDS, "limit": (limit or 0) + 1}
+                params = {
+                    "record": record_id,
+                    "readable": readable,
+                    "origin": origin,
+                    "end": origin + weeks * WEEK_SECONDS,
+                    "limit": (limit or 0) + 1,
+                }
                 if before is not None:
                     params.update(before_ts=int(before[0].timestamp()), before_id=before[1])
                 for part, a, b, c in conn.execute(
-                        _statement(kind, before is not None, limit is not None), params):
+                    _statement(kind, before is not None, limit is not None), params
+                ):
                     if part == "page":
                         page.append((a, b))
                     elif part == "total":
@@ -222,13 +251,26 @@ class Timelines:
             _mid, ts, subject, sender, sender_name, hid, irt, refs, automated = details[mid]
             # shown from the sender's mailbox when the user may read it, else the first by address
             box_id = min(holders[mid], key=lambda b: (boxes[b] != sender, boxes[b]))
-            item = TimelineItem(mid, "out" if sender in own else "in", box_id, boxes[box_id],
-                                datetime.fromtimestamp(ts, UTC), subject, sender, sender_name,
-                                bool(automated))
+            item = TimelineItem(
+                mid,
+                "out" if sender in own else "in",
+                box_id,
+                boxes[box_id],
+                datetime.fromtimestamp(ts, UTC),
+                subject,
+                sender,
+                sender_name,
+                bool(automated),
+            )
             entries.append((item, tuple(x for x in (hid, irt, *refs.split()) if x)))
         first = self._first_week(weeks)
-        weekly = tuple(WeekVolume(first + timedelta(weeks=n), n_in, n_out)
-                       for n, (n_in, n_out) in enumerate(counts)) if before is None else ()
+        weekly = (
+            tuple(
+                WeekVolume(first + timedelta(weeks=n), n_in, n_out) for n, (n_in, n_out) in enumerate(counts)
+            )
+            if before is None
+            else ()
+        )
         cursor = (datetime.fromtimestamp(page[-1][1], UTC), page[-1][0]) if more else None
         return TimelineView(kind, record_id, title, self._threads(entries), weekly, total, cursor)
 

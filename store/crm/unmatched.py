@@ -57,11 +57,17 @@ class Unmatched:
             if set(conn.execute(select(mailboxes.c.id)).scalars()) - set(readable):
                 where.append(or_(*(func.instr(c.boxes, f" {box} ") > 0 for box in readable)))
             n, last = func.sum(c.messages), func.max(c.last_at)
-            q = (select(c.address, n, last).where(*where).group_by(c.address)
-                 .having(c.address.not_in(select(contact_emails.c.address)),  # once per address, not row
-                         c.address.not_in(select(ignored_addresses.c.address)),
-                         c.address.not_in(select(mailboxes.c.email)))
-                 .order_by(n.desc(), last.desc(), c.address))
+            q = (
+                select(c.address, n, last)
+                .where(*where)
+                .group_by(c.address)
+                .having(
+                    c.address.not_in(select(contact_emails.c.address)),  # once per address, not row
+                    c.address.not_in(select(ignored_addresses.c.address)),
+                    c.address.not_in(select(mailboxes.c.email)),
+                )
+                .order_by(n.desc(), last.desc(), c.address)
+            )
             batch = offset + limit + 50  # SQLite keeps only the top *batch* while sorting
             while True:  # automated senders (no-reply …) are left out here, so ask again for more if short
                 rows = conn.execute(q.limit(batch)).all()
@@ -71,18 +77,27 @@ class Unmatched:
                 batch *= 4
             out = kept[offset : offset + limit]
             names = self._names(conn, [a for a, _, _ in out], readable)
-        return [UnmatchedAddress(a, names.get(a, ""), n, datetime.fromtimestamp(last, UTC))
-                for a, n, last in out]
+        return [
+            UnmatchedAddress(a, names.get(a, ""), n, datetime.fromtimestamp(last, UTC)) for a, n, last in out
+        ]
 
     @staticmethod
     def _names(conn: Connection, addresses: list[str], readable: list[int]) -> dict[str, str]:
         """The non-empty name each address was last stored with, on non-automated mail the user may read:
         one walk down the address index per address (newest stored first) that stops at the first name."""
         a = message_addresses.c
-        q = (select(a.name).join(messages, messages.c.id == a.message_id)
-             .where(a.address == bindparam("address"), a.name != "", messages.c.is_automated.is_(False),
-                    held_in(a.message_id, readable))
-             .order_by(a.message_id.desc()).limit(1))
+        q = (
+            select(a.name)
+            .join(messages, messages.c.id == a.message_id)
+            .where(
+                a.address == bindparam("address"),
+                a.name != "",
+                messages.c.is_automated.is_(False),
+                held_in(a.message_id, readable),
+            )
+            .order_by(a.message_id.desc())
+            .limit(1)
+        )
         names = {}
         for address in addresses:
             name = conn.execute(q, {"address": address}).scalar()
@@ -101,10 +116,17 @@ class Unmatched:
             raise Invalid({"address": f"{address} is a connected mailbox, not a contact"})
         a = message_addresses
         queued = conn.execute(
-            select(a.c.message_id).join(messages, messages.c.id == a.c.message_id)
-            .where(a.c.address == address, messages.c.is_automated.is_(False),
-                   held_in(a.c.message_id, readable), a.c.address.not_in(select(contact_emails.c.address)),
-                   a.c.address.not_in(select(ignored_addresses.c.address))).limit(1)).first()
+            select(a.c.message_id)
+            .join(messages, messages.c.id == a.c.message_id)
+            .where(
+                a.c.address == address,
+                messages.c.is_automated.is_(False),
+                held_in(a.c.message_id, readable),
+                a.c.address.not_in(select(contact_emails.c.address)),
+                a.c.address.not_in(select(ignored_addresses.c.address)),
+            )
+            .limit(1)
+        ).first()
         if queued is None:
             raise NotFound(f"{address} is not in the queue of unmatched addresses.")
         return address
@@ -132,22 +154,31 @@ class Unmatched:
         """Leave an address out of the queue from now on."""
         address = address.strip().lower()
         with db.write(self._engine) as conn:
-            if conn.execute(select(contact_emails.c.address)
-                            .where(contact_emails.c.address == address)).first():
+            if conn.execute(
+                select(contact_emails.c.address).where(contact_emails.c.address == address)
+            ).first():
                 raise Conflict(f"{address} belongs to a contact; remove it there instead.")
-            if not conn.execute(select(ignored_addresses.c.address)
-                                .where(ignored_addresses.c.address == address)).first():
-                conn.execute(insert(ignored_addresses).values(address=address, ignored_by=actor.user.id,
-                                                              created_at=self._clock()))
+            if not conn.execute(
+                select(ignored_addresses.c.address).where(ignored_addresses.c.address == address)
+            ).first():
+                conn.execute(
+                    insert(ignored_addresses).values(
+                        address=address, ignored_by=actor.user.id, created_at=self._clock()
+                    )
+                )
 
     def unignore(self, actor: Actor, address: str) -> None:
         """Put an ignored address back in the queue."""
         with db.write(self._engine) as conn:
-            conn.execute(delete(ignored_addresses)
-                         .where(ignored_addresses.c.address == address.strip().lower()))
+            conn.execute(
+                delete(ignored_addresses).where(ignored_addresses.c.address == address.strip().lower())
+            )
 
     def ignored(self, actor: Actor) -> list[str]:
         """The ignored addresses, alphabetically."""
         with db.read(self._engine) as conn:
-            return list(conn.execute(select(ignored_addresses.c.address)
-                                     .order_by(ignored_addresses.c.address)).scalars())
+            return list(
+                conn.execute(
+                    select(ignored_addresses.c.address).order_by(ignored_addresses.c.address)
+                ).scalars()
+            )

@@ -15,8 +15,10 @@ from tests.unit.crm_mail import message
 
 pytestmark = pytest.mark.integration
 
-SIGNED = ("Hello,\n\nthe offer is attached.\n\nBest regards,\nAnn Lee\nHead of Sales\nAcme Ltd\n"
-          "T: +44 20 7946 0958\n")
+SIGNED = (
+    "Hello,\n\nthe offer is attached.\n\nBest regards,\nAnn Lee\nHead of Sales\nAcme Ltd\n"
+    "T: +44 20 7946 0958\n"
+)
 
 
 @pytest.fixture
@@ -29,12 +31,34 @@ def test_synced_mail_is_linked_flagged_and_enriched(sync_env: SyncEnv) -> None:
     env = sync_env
     me = env.account.email
     when = datetime(2025, 5, 20, 9, 0, tzinfo=UTC)
-    append(env.account, "INBOX", message("Ann Lee <ann@acme.com>", me, "Offer", when, body=SIGNED,
-                                         message_id="offer@acme.com"))
-    append(env.account, "INBOX", message("Acme News <news@acme.com>", me, "Newsletter", when,
-                                         extra="List-Unsubscribe: <https://acme.com/u>"))
-    append(env.account, "Sent", message(me, "ann@acme.com", "Re: Offer", when.replace(hour=10),
-                                        in_reply_to="offer@acme.com", references="offer@acme.com"))
+    append(
+        env.account,
+        "INBOX",
+        message("Ann Lee <ann@acme.com>", me, "Offer", when, body=SIGNED, message_id="offer@acme.com"),
+    )
+    append(
+        env.account,
+        "INBOX",
+        message(
+            "Acme News <news@acme.com>",
+            me,
+            "Newsletter",
+            when,
+            extra="List-Unsubscribe: <https://acme.com/u>",
+        ),
+    )
+    append(
+        env.account,
+        "Sent",
+        message(
+            me,
+            "ann@acme.com",
+            "Re: Offer",
+            when.replace(hour=10),
+            in_reply_to="offer@acme.com",
+            references="offer@acme.com",
+        ),
+    )
     crm, admin = env.store.crm, env.admin
     acme = crm.companies.add(admin, CompanyDraft.parse(name="Acme", domains=("acme.com",)))
     summary = env.run()
@@ -47,7 +71,8 @@ def test_synced_mail_is_linked_flagged_and_enriched(sync_env: SyncEnv) -> None:
     assert (ann.name, ann.company_id) == ("Ann Lee", acme.id)
     view = crm.timelines.open(admin, contact_id=ann.id)
     assert [[(i.subject, i.direction) for i in t.items] for t in view.threads] == [
-        [("Re: Offer", "out"), ("Offer", "in")]]
+        [("Re: Offer", "out"), ("Offer", "in")]
+    ]
     company = crm.timelines.open(admin, company_id=acme.id)
     assert company.messages == 3  # the newsletter too: automated mail is linked, never proposed
     proposals = {p.field: p.value for p in crm.enrichment.refresh(admin, ann.id)}

@@ -69,8 +69,13 @@ def test_mailbox_needing_attention(snap_compare, make_app, store, alice) -> None
     async def run_before(pilot) -> None:
         await settle(pilot)
         alice_id = store.mailboxes.get(alice, "alice@gmail.com").id
-        summary = SyncSummary(alice_id, "alice@gmail.com", ok=False, error_kind="network",
-                              error="Connection to the IMAP server of alice@gmail.com timed out")
+        summary = SyncSummary(
+            alice_id,
+            "alice@gmail.com",
+            ok=False,
+            error_kind="network",
+            error="Connection to the IMAP server of alice@gmail.com timed out",
+        )
         app.screen.post_message(MailboxSyncFinished(summary))
         await settle(pilot)
         await pilot.press("down")

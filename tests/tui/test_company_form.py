@@ -15,8 +15,10 @@ from tests.tui.test_crm_tui import quiet, rows
 
 def shown_errors(form: CompanyForm) -> dict[str, str]:
     """The errors the form shows, by field ('' for the one above the form)."""
-    errors = {label.id.removeprefix("error-"): str(label.content)
-              for label in form.query(".field-error.-shown").results(Label)}
+    errors = {
+        label.id.removeprefix("error-"): str(label.content)
+        for label in form.query(".field-error.-shown").results(Label)
+    }
     general = form.query_one("#form-error")
     if general.has_class("-shown"):
         errors[""] = str(general.render())
@@ -52,8 +54,10 @@ async def test_a_adds_a_company_and_opens_its_page(make_app, store, alice) -> No
         await settle(pilot)
         assert isinstance(app.screen, CompaniesScreen)
         assert [r[:2] for r in rows(app, "#companies-table")] == [
-            ["Acme Corp", "acme.example"], ["Globex", "globex.example"],
-            ["Initech", "initech.example, initech.test"]]
+            ["Acme Corp", "acme.example"],
+            ["Globex", "globex.example"],
+            ["Initech", "initech.example, initech.test"],
+        ]
     assert store.crm.companies.find(alice, "initech.test").name == "Initech"
 
 
@@ -70,7 +74,9 @@ async def test_e_edits_the_company_and_its_page_shows_it(make_app, store, alice)
         assert isinstance(form, CompanyForm)
         assert form.query_one("#company-dialog").border_title == "Edit Acme Corp"
         assert (form.query_one("#name", Input).value, form.query_one("#domains", Input).value) == (
-            "Acme Corp", "acme.example")
+            "Acme Corp",
+            "acme.example",
+        )
         await pilot.press("end", *" Inc", "tab", "end", *", acme-corp.example", "ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, CompanyPageScreen)

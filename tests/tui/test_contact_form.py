@@ -13,8 +13,10 @@ from tests.tui.test_crm_tui import quiet
 
 def shown_errors(form: ContactForm) -> dict[str, str]:
     """The errors shown beside the form's fields."""
-    return {label.id.removeprefix("error-"): str(label.content)
-            for label in form.query(".field-error.-shown").results(Label)}
+    return {
+        label.id.removeprefix("error-"): str(label.content)
+        for label in form.query(".field-error.-shown").results(Label)
+    }
 
 
 async def test_contact_form_errors_beside_fields_and_enter_in_company_saves(make_app, store, alice) -> None:

@@ -31,7 +31,11 @@ async def test_search_filters_as_you_type_and_enter_opens_the_contact(make_app, 
         await settle(pilot)
         assert isinstance(app.screen, ContactsScreen)
         assert [r[0] for r in rows(app, "#contacts-table")] == [
-            "Chen Wei", "Dana Scott", "Marta Kowalska", "Priya Nair"]
+            "Chen Wei",
+            "Dana Scott",
+            "Marta Kowalska",
+            "Priya Nair",
+        ]
         await pilot.press("slash", *"acme")
         await settle(pilot)
         assert [r[0] for r in rows(app, "#contacts-table")] == ["Dana Scott", "Marta Kowalska"]
@@ -82,7 +86,9 @@ async def test_accept_and_reject_proposals_store_the_choice(make_app, store, ali
         await pilot.app.run_action("open_crm('proposals')")
         await settle(pilot)
         assert [r[1:3] for r in rows(app, "#proposals-table")] == [
-            ["Phone", "+1 555 0199"], ["Job title", "Senior Purchasing Manager"]]
+            ["Phone", "+1 555 0199"],
+            ["Job title", "Senior Purchasing Manager"],
+        ]
         await pilot.press("a")
         await settle(pilot)
         await pilot.press("r")
@@ -92,7 +98,8 @@ async def test_accept_and_reject_proposals_store_the_choice(make_app, store, ali
     assert dana.phones == ("+1 555 0100", "+1 555 0199")
     assert dana.job_title == "Purchasing Manager"
     assert {p.field: p.state for p in store.crm.enrichment.proposals(alice, state="rejected")} == {
-        "job_title": "rejected"}
+        "job_title": "rejected"
+    }
 
 
 async def test_add_from_unmatched_creates_the_contact(make_app, store, alice) -> None:
@@ -102,7 +109,10 @@ async def test_add_from_unmatched_creates_the_contact(make_app, store, alice) ->
         await pilot.app.run_action("open_crm('unmatched')")
         await settle(pilot)
         assert [r[0] for r in rows(app, "#unmatched-table")] == [
-            "olga@umbrella.example", "sam@hooli.example", "ruth@vandelay.example"]
+            "olga@umbrella.example",
+            "sam@hooli.example",
+            "ruth@vandelay.example",
+        ]
         await pilot.press("a")
         await settle(pilot)
         assert [r[0] for r in rows(app, "#unmatched-table")] == ["sam@hooli.example", "ruth@vandelay.example"]
@@ -126,7 +136,9 @@ async def test_companies_list_opens_a_company_with_its_timeline(make_app, store,
         await pilot.app.run_action("open_crm('companies')")
         await settle(pilot)
         assert [r[:3] for r in rows(app, "#companies-table")] == [
-            ["Acme Corp", "acme.example", "2"], ["Globex", "globex.example", "1"]]
+            ["Acme Corp", "acme.example", "2"],
+            ["Globex", "globex.example", "1"],
+        ]
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("t")

@@ -130,8 +130,9 @@ async def test_the_list_reads_pages_not_every_message(quiet_app, store, alice) -
         for _ in range(3):
             await pilot.press("pageup")
         await settle(pilot)
-        assert shown(lst, height) == [f"Message {n}" for n in range(int(lst.scroll_y) + 1,
-                                                                    int(lst.scroll_y) + 1 + height)]
+        assert shown(lst, height) == [
+            f"Message {n}" for n in range(int(lst.scroll_y) + 1, int(lst.scroll_y) + 1 + height)
+        ]
         await pilot.press("home")
         await settle(pilot)
         assert (lst.cursor, lst.scroll_y) == (0, 0)
@@ -148,10 +149,14 @@ async def test_the_list_refreshes_when_a_sync_adds_messages(quiet_app, store, al
         lst.focus()
         await pilot.press("down", "down", "down")
         assert lst.highlighted.subject == "Message 4"
-        insert_mail(store, box, [
-            Mail("Just arrived", "New Sender", "new@example.test", FIXED_NOW),
-            Mail("Also new", "New Sender", "new@example.test", FIXED_NOW - timedelta(seconds=30)),
-        ])
+        insert_mail(
+            store,
+            box,
+            [
+                Mail("Just arrived", "New Sender", "new@example.test", FIXED_NOW),
+                Mail("Also new", "New Sender", "new@example.test", FIXED_NOW - timedelta(seconds=30)),
+            ],
+        )
         app.screen.post_message(MailboxSyncFinished(SyncSummary(box, "alice@gmail.com", new=2)))
         await settle(pilot)
         assert lst.total == 42

@@ -50,11 +50,22 @@ def connect(
     store: Store, admin: Actor, account: MailAccount, secrets: SecretStore, password: str = ""
 ) -> Mailbox:
     """Connect the harness account as the admin's mailbox, loading every folder and period."""
-    provider = store.providers.add(admin, ProviderDraft.parse(
-        name="Harness", imap_host="localhost", imap_port=account.imaps_port, imap_tls="ssl",
-        smtp_host="localhost", smtp_port=account.smtps_port, smtp_tls="ssl", ca_file=str(account.ca_file)))
-    box = store.mailboxes.create(admin, account.email, provider.id, account.email,
-                                 Secret(password or account.password), secrets)
+    provider = store.providers.add(
+        admin,
+        ProviderDraft.parse(
+            name="Harness",
+            imap_host="localhost",
+            imap_port=account.imaps_port,
+            imap_tls="ssl",
+            smtp_host="localhost",
+            smtp_port=account.smtps_port,
+            smtp_tls="ssl",
+            ca_file=str(account.ca_file),
+        ),
+    )
+    box = store.mailboxes.create(
+        admin, account.email, provider.id, account.email, Secret(password or account.password), secrets
+    )
     draft = SettingsDraft.of(box).model_copy(update={"load_period": "all", "folder_scope": "all"})
     return store.settings.save(admin, box.id, draft)
 
@@ -165,8 +176,9 @@ async def test_wrong_password_shows_needs_attention(make_app, store, alice, mail
         assert "1 need attention" in str(app.screen.query_one("#mailbox-summary", Static).render())
 
 
-async def test_ui_answers_keys_while_a_sync_runs(make_app, store, alice, corpus_account, secrets,
-                                                  tmp_path) -> None:
+async def test_ui_answers_keys_while_a_sync_runs(
+    make_app, store, alice, corpus_account, secrets, tmp_path
+) -> None:
     box = connect(store, alice, corpus_account, secrets)
     gate, password_file = tmp_path / "gate", tmp_path / "password"
     password_file.write_text(corpus_account.password + "\n")
@@ -199,8 +211,9 @@ async def test_ui_answers_keys_while_a_sync_runs(make_app, store, alice, corpus_
         assert app.screen.query_one(MessageList).total == store.messages.count(alice, box.id) > 0
 
 
-async def test_cancelling_the_worker_stops_the_engine(make_app, store, alice, corpus_account, secrets,
-                                                      tmp_path) -> None:
+async def test_cancelling_the_worker_stops_the_engine(
+    make_app, store, alice, corpus_account, secrets, tmp_path
+) -> None:
     """Quitting cancels the workers; the engine stops at its next progress event and frees the lock."""
     from store.sync.locks import MailboxLock, SyncBusy
 
@@ -255,8 +268,9 @@ def idle_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("idle-")]
 
 
-async def test_idle_brings_new_mail_into_the_list_without_a_key(make_app, store, alice, mail_account,
-                                                                 secrets) -> None:
+async def test_idle_brings_new_mail_into_the_list_without_a_key(
+    make_app, store, alice, mail_account, secrets
+) -> None:
     box = connect(store, alice, mail_account, secrets)
     append(mail_account, "INBOX", simple_message(1, subject="Loaded before"))
     assert store.sync.run(box, secrets, None, TEST_OPTIONS).ok
@@ -294,8 +308,9 @@ async def test_idle_brings_new_mail_into_the_list_without_a_key(make_app, store,
     assert last.state == "stopped"
 
 
-async def test_new_mail_during_a_sync_loads_once_more_after_it(make_app, store, alice, mail_account, secrets,
-                                                               tmp_path) -> None:
+async def test_new_mail_during_a_sync_loads_once_more_after_it(
+    make_app, store, alice, mail_account, secrets, tmp_path
+) -> None:
     box = connect(store, alice, mail_account, secrets)
     gate, password_file = tmp_path / "gate", tmp_path / "password"
     password_file.write_text(mail_account.password + "\n")
@@ -322,8 +337,9 @@ async def test_new_mail_during_a_sync_loads_once_more_after_it(make_app, store, 
         assert app.screen.query_one(MessageList).total == 1
 
 
-async def test_a_mailbox_another_process_syncs_is_waited_for_then_loaded(make_app, store, alice, mail_account,
-                                                                         secrets) -> None:
+async def test_a_mailbox_another_process_syncs_is_waited_for_then_loaded(
+    make_app, store, alice, mail_account, secrets
+) -> None:
     from store.sync.locks import MailboxLock
 
     box = connect(store, alice, mail_account, secrets)
@@ -349,8 +365,9 @@ async def test_a_mailbox_another_process_syncs_is_waited_for_then_loaded(make_ap
         held.release()
 
 
-async def test_the_watch_ends_when_the_right_to_the_mailbox_goes(make_app, store, alice, mail_account,
-                                                                  secrets) -> None:
+async def test_the_watch_ends_when_the_right_to_the_mailbox_goes(
+    make_app, store, alice, mail_account, secrets
+) -> None:
     from store.identity import Operation
     from store.sharing import ShareRow, SharingState
 

@@ -20,12 +20,23 @@ def connect_mailbox(store: Store, owner_name: str, email: str) -> int:
     with store.engine.begin() as conn:
         return conn.exec_driver_sql(
             "INSERT INTO mailboxes (email, owner_id, provider_id, login, secret_ref, created_at) "
-            "VALUES (?, ?, ?, ?, 'none', '2026-01-01')", (email, owner.id, provider.id, email)).lastrowid
+            "VALUES (?, ?, ?, ?, 'none', '2026-01-01')",
+            (email, owner.id, provider.id, email),
+        ).lastrowid
 
 
-def message(sender: str, to: str, subject: str = "Hello", when: datetime | None = None, cc: str = "",
-            body: str = "Hi.\n", message_id: str = "", in_reply_to: str = "", references: str = "",
-            extra: str = "") -> bytes:
+def message(
+    sender: str,
+    to: str,
+    subject: str = "Hello",
+    when: datetime | None = None,
+    cc: str = "",
+    body: str = "Hi.\n",
+    message_id: str = "",
+    in_reply_to: str = "",
+    references: str = "",
+    extra: str = "",
+) -> bytes:
     """A raw RFC 5322 message."""
     when = when or datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
     lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}", f"Date: {format_datetime(when)}"]
@@ -37,8 +48,11 @@ def message(sender: str, to: str, subject: str = "Hello", when: datetime | None 
     if references:
         lines.append("References: " + " ".join(f"<{r}>" for r in references.split()))
     lines += [h for h in extra.split("\n") if h]
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
-              "Content-Transfer-Encoding: 8bit"]
+    lines += [
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")).encode()
 
 
@@ -52,8 +66,9 @@ def deliver(store: Store, mailbox_id: int, raw: bytes, folder: str = "INBOX") ->
         env = parse_envelope(header, len(raw), None)
         header_row = writer.HeaderRow(next(_uids), "", None, len(raw), env)
         writer.store_headers(conn, mailbox_id, row.id, [header_row], {})
-        message_id = conn.execute("SELECT id FROM messages WHERE dedupe_key = ?",
-                                  (env.dedupe_key,)).fetchone()[0]
+        message_id = conn.execute(
+            "SELECT id FROM messages WHERE dedupe_key = ?", (env.dedupe_key,)
+        ).fetchone()[0]
         parsed = process((message_id, raw))
         writer.store_bodies(conn, [parsed])
         return message_id

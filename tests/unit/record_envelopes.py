@@ -27,11 +27,15 @@ def hostile_headers() -> list[bytes]:
     """Header blocks that test the edges: folding, 8-bit and encoded words, odd addresses, dates, ids."""
     out = [
         b"Received: from relay.example by mx.example; Tue, 02 Jan 2024 10:00:00 +0000\r\n" * 2_000
-        + b"From: Big <big@x.example>\r\nSubject: " + b"A" * 200_000
+        + b"From: Big <big@x.example>\r\nSubject: "
+        + b"A" * 200_000
         + b"\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n",
         b"From: \xff\xfe Name <a@b.example>\r\nSubject: caf\xe9 \x81 \xff\r\nDate: x\r\n\r\n",
         b"From: =?UTF-8?Q?Eve=0D=0A=00?=\r\nSubject: x\x00y\r\n\r\n",
-        b"", b"\r\n", b"Subject\r\n\r\n", b": no name\r\nSubject: s\r\n\r\n",
+        b"",
+        b"\r\n",
+        b"Subject\r\n\r\n",
+        b": no name\r\nSubject: s\r\n\r\n",
         b"from: lower <L@X.Example>\nSUBJECT: upper\nDate: Tue, 2 Jan 2024 10:00:00 -0800\n\n",
         b"From: a@b.example\r\nSubject: folded\r\n  over\r\n\tthree lines\r\n"
         b"To: x@y.example,\r\n z@w.example\r\n\r\n",
@@ -40,18 +44,23 @@ def hostile_headers() -> list[bytes]:
         b" leading fold\r\nFrom: a@b.example\r\n\r\n",
         b"From : spaced <s@p.example>\r\nSubject :  spaced name \r\n\r\n",
         b"From: a@b.example\rSubject: lone CR\r\n\r\n",
-        b"From: \"Doe, John\" <john@x.example>, (comment) jane@x.example (Jane)\r\n"
-        b"To: group: one@x.example, two@x.example;, \"q\\\"uote\" <q@x.example>\r\n"
+        b'From: "Doe, John" <john@x.example>, (comment) jane@x.example (Jane)\r\n'
+        b'To: group: one@x.example, two@x.example;, "q\\"uote" <q@x.example>\r\n'
         b"Cc: <bare@x.example>, noat, Broken <unclosed@x.example, x@y@z.example, <a>@b.example\r\n\r\n",
         b"From: Name <A@B.EXAMPLE>\r\nTo: a@b.example, A@B.example, Name <a@b.example>, , ,\r\n"
         b"Cc: a@b.example\r\n\r\n",
-        b"From: \"\" <>\r\nTo: <>, <@>, \"x\" <" + b"y" * 400 + b"@z.example>\r\n\r\n",
+        b'From: "" <>\r\nTo: <>, <@>, "x" <' + b"y" * 400 + b"@z.example>\r\n\r\n",
         b"From: Two Words a@b.example\r\nTo: x@y.example z@w.example\r\n\r\n",
         b"From: <a@b.example> trailing\r\nTo: Name<n@x.example>,Other <o@x.example>\r\n\r\n",
         b"From: =?iso-8859-1?q?J=F6rg?= <j@x.example>\r\nSubject: =?utf-8?b?w6k=?= =?utf-8?b?w6k=?=\r\n"
         b"\t=?x-klingon?q?abc?= =?utf-8?b?!!!?= =?gb2312?b?xOO6ww==?=\r\n\r\n",
-        b"From: " + _WORD_B + b" <from@x.example>\r\nTo: " + _WORD_Q + b" <to@x.example>\r\nSubject: "
-        + _WORD_B + b"\r\n\r\n",
+        b"From: "
+        + _WORD_B
+        + b" <from@x.example>\r\nTo: "
+        + _WORD_Q
+        + b" <to@x.example>\r\nSubject: "
+        + _WORD_B
+        + b"\r\n\r\n",
         b"From: a@b.example\r\nMessage-ID: <id@x.example> <second@x.example>\r\n"
         b"In-Reply-To: no brackets here\r\nReferences: <r1@x> junk <r2@x>\r\n\t<r3@x>\r\n\r\n",
         b"Message-ID:   \r\nIn-Reply-To: <>\r\nReferences: \r\n\r\n",

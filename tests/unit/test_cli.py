@@ -62,9 +62,22 @@ def test_provider_list_json_for_a_first_time_user(capsys) -> None:
 
 
 def test_provider_and_domain_round_trip(capsys, tmp_path: Path) -> None:
-    code, out, err = run(capsys, "provider", "add", "Corp", "--imap", "imap.corp.example:143", "--imap-tls",
-                         "starttls", "--smtp", "smtp.corp.example:587", "--smtp-tls", "starttls",
-                         "--login", "local-part")
+    code, out, err = run(
+        capsys,
+        "provider",
+        "add",
+        "Corp",
+        "--imap",
+        "imap.corp.example:143",
+        "--imap-tls",
+        "starttls",
+        "--smtp",
+        "smtp.corp.example:587",
+        "--smtp-tls",
+        "starttls",
+        "--login",
+        "local-part",
+    )
     assert code == 0, err
     code, out, err = run(capsys, "domain", "add", "corp.example", "--provider", "Corp")
     assert code == 0, err
@@ -132,8 +145,14 @@ def test_settings_file_env_and_flags_rank(capsys, isolated: Path, monkeypatch) -
 
 def test_console_script_runs_from_a_shell(isolated: Path) -> None:
     env = dict(os.environ)
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "provider", "list"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "provider", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "Gmail" in result.stdout
 
 
@@ -158,8 +177,9 @@ def _queued_item(capsys, monkeypatch, state: str = "queued") -> str:
     finally:
         store.close()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Hi.\n")))
-    code, out, err = run(capsys, "send", "--to", "bob@example.com", "--subject", "Hi", "--queue-only",
-                         "--json")
+    code, out, err = run(
+        capsys, "send", "--to", "bob@example.com", "--subject", "Hi", "--queue-only", "--json"
+    )
     assert code == 0, err
     item = json.loads(out)["id"]
     with contextlib.closing(sqlite3.connect(data_dir() / "mailroom.db")) as conn, conn:

@@ -38,13 +38,31 @@ def _mail(db: Path) -> dict[str, int]:
     try:
         box = connect_mailbox(store, "alice", "alice@ourco.example")
         return {
-            "from_ann": deliver(store, box, message("Ann Lee <ann@acme.com>", "alice@ourco.example", "Offer",
-                                                    datetime(2026, 11, 20, tzinfo=UTC), body=SIGNED,
-                                                    message_id="offer@acme.com")),
-            "to_ann": deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Re: Offer",
-                                                  datetime(2026, 11, 21, tzinfo=UTC),
-                                                  in_reply_to="offer@acme.com", references="offer@acme.com"),
-                              folder="Sent"),
+            "from_ann": deliver(
+                store,
+                box,
+                message(
+                    "Ann Lee <ann@acme.com>",
+                    "alice@ourco.example",
+                    "Offer",
+                    datetime(2026, 11, 20, tzinfo=UTC),
+                    body=SIGNED,
+                    message_id="offer@acme.com",
+                ),
+            ),
+            "to_ann": deliver(
+                store,
+                box,
+                message(
+                    "alice@ourco.example",
+                    "ann@acme.com",
+                    "Re: Offer",
+                    datetime(2026, 11, 21, tzinfo=UTC),
+                    in_reply_to="offer@acme.com",
+                    references="offer@acme.com",
+                ),
+                folder="Sent",
+            ),
             "raj": deliver(store, box, message("Raj Patel <raj@partner.example>", "alice@ourco.example")),
         }
     finally:
@@ -54,11 +72,24 @@ def _mail(db: Path) -> dict[str, int]:
 def test_company_and_contact_add_list_show(capsys, db: Path) -> None:
     code, out, _ = run(capsys, db, "company", "add", "--name", "Acme Ltd", "--domain", "acme.com", "--json")
     assert code == 0 and json.loads(out)["domains"] == ["acme.com"]
-    code, out, _ = run(capsys, db, "contact", "add", "--name", "Ann Lee", "--email", "ann@acme.com",
-                       "--email", "ann@home.example", "--phone", "+44 7700 900123")
+    code, out, _ = run(
+        capsys,
+        db,
+        "contact",
+        "add",
+        "--name",
+        "Ann Lee",
+        "--email",
+        "ann@acme.com",
+        "--email",
+        "ann@home.example",
+        "--phone",
+        "+44 7700 900123",
+    )
     assert code == 0 and out.strip() == "Added contact 1: Ann Lee (Acme Ltd)"
-    code, out, err = run(capsys, db, "contact", "add", "--name", "Bo", "--email", "bo@x.org",
-                         "--company", "Initech")
+    code, out, err = run(
+        capsys, db, "contact", "add", "--name", "Bo", "--email", "bo@x.org", "--company", "Initech"
+    )
     assert code == 0 and "New company: Initech" in err
     code, out, _ = run(capsys, db, "contact", "list")
     assert out.splitlines()[0].split() == ["ID", "NAME", "EMAIL", "COMPANY", "TITLE"]
@@ -92,7 +123,9 @@ def test_timeline_review_and_unmatched(capsys, db: Path) -> None:
     view = json.loads(out)
     assert view["kind"] == "contact" and view["messages"] == 2
     assert [(i["message_id"], i["direction"]) for i in view["threads"][0]["items"]] == [
-        (ids["to_ann"], "out"), (ids["from_ann"], "in")]
+        (ids["to_ann"], "out"),
+        (ids["from_ann"], "in"),
+    ]
     assert len(view["weekly"]) == 2 and set(view["weekly"][0]) == {"week", "in", "out"}
     code, out, _ = run(capsys, db, "timeline", "Acme")
     assert code == 0 and out.startswith("Timeline of Acme (company): 2 messages\n")
@@ -110,8 +143,16 @@ def test_timeline_review_and_unmatched(capsys, db: Path) -> None:
     code, out, _ = run(capsys, db, "contact", "review", "ann@acme.com", "--json")
     proposals = {p["field"]: p for p in json.loads(out)}
     assert set(proposals) == {"phone", "job_title"}  # "Acme Ltd" is the company Ann already has
-    run(capsys, db, "contact", "review", "--accept", str(proposals["job_title"]["id"]),
-        "--reject", str(proposals["phone"]["id"]))
+    run(
+        capsys,
+        db,
+        "contact",
+        "review",
+        "--accept",
+        str(proposals["job_title"]["id"]),
+        "--reject",
+        str(proposals["phone"]["id"]),
+    )
     code, out, _ = run(capsys, db, "contact", "show", "Ann Lee", "--json")
     assert json.loads(out)["job_title"] == "Head of Sales" and json.loads(out)["phones"] == []
     code, out, _ = run(capsys, db, "contact", "unmatched", "--json")
@@ -124,8 +165,19 @@ def test_timeline_review_and_unmatched(capsys, db: Path) -> None:
 
 def test_edit_and_remove(capsys, db: Path) -> None:
     run(capsys, db, "contact", "add", "--name", "Ann", "--email", "ann@acme.com")
-    code, out, _ = run(capsys, db, "contact", "edit", "ann@acme.com", "--title", "CTO", "--add-email",
-                       "ann@home.example", "--add-phone", "+49 30 1234567")
+    code, out, _ = run(
+        capsys,
+        db,
+        "contact",
+        "edit",
+        "ann@acme.com",
+        "--title",
+        "CTO",
+        "--add-email",
+        "ann@home.example",
+        "--add-phone",
+        "+49 30 1234567",
+    )
     assert code == 0 and "Job title: CTO" in out and "ann@home.example" in out and "+49 30 1234567" in out
     run(capsys, db, "company", "add", "--name", "Acme")
     code, out, _ = run(capsys, db, "company", "edit", "Acme", "--add-domain", "acme.com")

@@ -15,31 +15,37 @@ from tests.unit.crm_mail import connect_mailbox, deliver, message
 SIGNATURE = "Hello,\n\nsee below.\n\nBest regards,\nAnn Lee\nHead of Sales\nAcme Ltd\nT: +44 20 7946 0958\n"
 
 
-@pytest.mark.parametrize("headers", [
-    {"Auto-Submitted": "auto-generated"},
-    {"auto-submitted": "auto-replied"},
-    {"List-Id": "<news.acme.com>"},
-    {"List-Unsubscribe": "<mailto:unsub@acme.com>"},
-    {"Precedence": "bulk"},
-    {"Precedence": "list"},
-    {"From": "Acme <no-reply@acme.com>"},
-    {"From": "noreply@github.com"},
-    {"From": "MAILER-DAEMON@mx.acme.com"},
-    {"From": "Do Not Reply <donotreply@bank.example>"},
-    {b"return-path": b"<>"},
-    {"X-Autoreply": "yes"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto-Submitted": "auto-generated"},
+        {"auto-submitted": "auto-replied"},
+        {"List-Id": "<news.acme.com>"},
+        {"List-Unsubscribe": "<mailto:unsub@acme.com>"},
+        {"Precedence": "bulk"},
+        {"Precedence": "list"},
+        {"From": "Acme <no-reply@acme.com>"},
+        {"From": "noreply@github.com"},
+        {"From": "MAILER-DAEMON@mx.acme.com"},
+        {"From": "Do Not Reply <donotreply@bank.example>"},
+        {b"return-path": b"<>"},
+        {"X-Autoreply": "yes"},
+    ],
+)
 def test_automated_headers(headers) -> None:
     assert is_automated(headers)
 
 
-@pytest.mark.parametrize("headers", [
-    {"From": "Ann <ann@acme.com>", "To": "bob@x.org"},
-    {"Auto-Submitted": "no", "From": "ann@acme.com"},
-    {"Precedence": "first-class", "From": "ann@acme.com"},
-    {"From": "Norbert Reply <norbert.reply@acme.com>"},
-    {"From": "replyto@acme.com", "Return-Path": "<ann@acme.com>"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"From": "Ann <ann@acme.com>", "To": "bob@x.org"},
+        {"Auto-Submitted": "no", "From": "ann@acme.com"},
+        {"Precedence": "first-class", "From": "ann@acme.com"},
+        {"From": "Norbert Reply <norbert.reply@acme.com>"},
+        {"From": "replyto@acme.com", "Return-Path": "<ann@acme.com>"},
+    ],
+)
 def test_personal_headers(headers) -> None:
     assert not is_automated(headers)
 
@@ -63,8 +69,9 @@ def box(store, admin) -> int:
 
 def test_automated_mail_is_linked_to_existing_contacts(store, admin, box) -> None:
     ann = store.crm.contacts.add(admin, ContactDraft.parse(name="Ann", emails=("ann@acme.com",)))
-    mid = deliver(store, box, message("ann@acme.com", "alice@ourco.example",
-                                      extra="Auto-Submitted: auto-replied"))
+    mid = deliver(
+        store, box, message("ann@acme.com", "alice@ourco.example", extra="Auto-Submitted: auto-replied")
+    )
     items = [i for t in store.crm.timelines.open(admin, contact_id=ann.id).threads for i in t.items]
     assert [(i.message_id, i.automated) for i in items] == [(mid, True)]
     assert store.crm.linking.for_message(admin, mid).automated
@@ -72,8 +79,16 @@ def test_automated_mail_is_linked_to_existing_contacts(store, admin, box) -> Non
 
 def test_automated_mail_never_creates_a_contact(store, admin, box) -> None:
     crm = store.crm
-    news = deliver(store, box, message("Acme News <news@acme.com>", "alice@ourco.example", cc="ed@acme.com",
-                                       extra="List-Id: <news.acme.com>"))
+    news = deliver(
+        store,
+        box,
+        message(
+            "Acme News <news@acme.com>",
+            "alice@ourco.example",
+            cc="ed@acme.com",
+            extra="List-Id: <news.acme.com>",
+        ),
+    )
     robot = deliver(store, box, message("no-reply@shop.example", "alice@ourco.example"))
     with pytest.raises(Invalid, match="automated"):
         crm.contacts.add_from_message(admin, news)
@@ -90,8 +105,11 @@ def test_automated_mail_never_creates_a_contact(store, admin, box) -> None:
 
 def test_automated_mail_never_proposes(store, admin, box) -> None:
     ann = store.crm.contacts.add(admin, ContactDraft.parse(name="Ann Lee", emails=("ann@acme.com",)))
-    deliver(store, box, message("ann@acme.com", "alice@ourco.example", body=SIGNATURE,
-                                extra="Auto-Submitted: auto-replied"))
+    deliver(
+        store,
+        box,
+        message("ann@acme.com", "alice@ourco.example", body=SIGNATURE, extra="Auto-Submitted: auto-replied"),
+    )
     assert store.crm.enrichment.refresh(admin, ann.id) == []
     deliver(store, box, message("ann@acme.com", "alice@ourco.example", body=SIGNATURE))
     assert {p.field for p in store.crm.enrichment.refresh(admin, ann.id)} == {"phone", "job_title", "company"}
@@ -110,10 +128,13 @@ def test_migration_backfills_the_flag(tmp_path: Path) -> None:
         for mid, sender in ((1, "news@acme.com"), (2, "ann@acme.com"), (3, "noreply@acme.com")):
             conn.exec_driver_sql(
                 "INSERT INTO messages (id, dedupe_key, from_address, sent_at) VALUES (?, ?, ?, 0)",
-                (mid, f"k{mid}", sender))
+                (mid, f"k{mid}", sender),
+            )
         conn.exec_driver_sql("INSERT INTO message_raw VALUES (1, 0, 'zstd', ?)", (compress(news),))
-        conn.exec_driver_sql("INSERT INTO message_raw VALUES (2, 0, 'zstd', ?)",
-                             (compress(message("ann@acme.com", "a@b.example")),))
+        conn.exec_driver_sql(
+            "INSERT INTO message_raw VALUES (2, 0, 'zstd', ?)",
+            (compress(message("ann@acme.com", "a@b.example")),),
+        )
     migrate.upgrade(engine)
     with engine.connect() as conn:
         flags = dict(conn.exec_driver_sql("SELECT id, is_automated FROM messages").fetchall())

@@ -47,8 +47,16 @@ def test_counts_follow_every_change_to_the_mail(store, admin) -> None:
         for n in range(40):
             sender, to = rnd.sample(people, 2)
             extra = "List-Id: <news.acme.com>" if n % 7 == 0 else ""
-            raws.append(message(sender, to, f"S{n}", datetime(2026, 11, 1 + n % 20, tzinfo=UTC),
-                                cc=to if n % 5 == 0 else rnd.choice(people), extra=extra))
+            raws.append(
+                message(
+                    sender,
+                    to,
+                    f"S{n}",
+                    datetime(2026, 11, 1 + n % 20, tzinfo=UTC),
+                    cc=to if n % 5 == 0 else rnd.choice(people),
+                    extra=extra,
+                )
+            )
         ids = []
         for raw in raws:  # some messages land in two or three mailboxes, or two folders
             for box in rnd.sample(boxes, rnd.choice((1, 1, 2, 3))):
@@ -71,8 +79,10 @@ def test_counts_follow_every_change_to_the_mail(store, admin) -> None:
             conn.commit()
             _check(conn)
         held = conn.execute("SELECT message_id FROM message_locations LIMIT 1").fetchone()[0]
-        conn.execute("INSERT INTO message_addresses (message_id, kind, address) "
-                     "VALUES (?, 'cc', 'late@x.org')", (held,))
+        conn.execute(
+            "INSERT INTO message_addresses (message_id, kind, address) VALUES (?, 'cc', 'late@x.org')",
+            (held,),
+        )
         conn.commit()
         _check(conn)
         conn.execute("DELETE FROM message_addresses WHERE message_id = ? AND address = 'late@x.org'", (held,))
@@ -101,30 +111,46 @@ def test_the_migration_counts_mail_stored_before_it(tmp_path) -> None:
     fairy = engine.raw_connection()
     conn = fairy.driver_connection
     try:
-        conn.execute("INSERT INTO principals (kind, name, display_name, created_at) "
-                     "VALUES ('user', 'a', '', 'x')")
-        conn.execute("INSERT INTO providers (id, name, imap_host, imap_port, imap_tls, smtp_host, smtp_port, "
-                     "smtp_tls) VALUES (99, 'P', 'h', 993, 'ssl', 'h', 465, 'ssl')")
+        conn.execute(
+            "INSERT INTO principals (kind, name, display_name, created_at) VALUES ('user', 'a', '', 'x')"
+        )
+        conn.execute(
+            "INSERT INTO providers (id, name, imap_host, imap_port, imap_tls, smtp_host, smtp_port, "
+            "smtp_tls) VALUES (99, 'P', 'h', 993, 'ssl', 'h', 465, 'ssl')"
+        )
         for box in (1, 2):
-            conn.execute("INSERT INTO mailboxes (id, email, owner_id, provider_id, login, secret_ref, "
-                         "created_at) VALUES (?, ?, 1, 99, 'l', 'none', 'x')", (box, f"b{box}@o.example"))
+            conn.execute(
+                "INSERT INTO mailboxes (id, email, owner_id, provider_id, login, secret_ref, "
+                "created_at) VALUES (?, ?, 1, 99, 'l', 'none', 'x')",
+                (box, f"b{box}@o.example"),
+            )
             conn.execute("INSERT INTO sync_folders (id, mailbox_id, name) VALUES (?, ?, 'INBOX')", (box, box))
         for mid, automated in ((1, 0), (2, 0), (3, 1)):
-            conn.execute("INSERT INTO messages (id, dedupe_key, sent_at, is_automated) VALUES (?, ?, ?, ?)",
-                         (mid, f"k{mid}", 100 * mid, automated))
-            conn.executemany("INSERT INTO message_addresses (message_id, kind, address) VALUES (?, ?, ?)",
-                             [(mid, "from", "ann@acme.com"), (mid, "to", "b1@o.example"),
-                              (mid, "cc", "ann@acme.com")])
-        conn.executemany("INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) "
-                         "VALUES (?, ?, ?, ?, 0)", [(1, 1, 1, 1), (2, 2, 1, 1), (1, 1, 2, 2), (1, 1, 3, 3)])
+            conn.execute(
+                "INSERT INTO messages (id, dedupe_key, sent_at, is_automated) VALUES (?, ?, ?, ?)",
+                (mid, f"k{mid}", 100 * mid, automated),
+            )
+            conn.executemany(
+                "INSERT INTO message_addresses (message_id, kind, address) VALUES (?, ?, ?)",
+                [(mid, "from", "ann@acme.com"), (mid, "to", "b1@o.example"), (mid, "cc", "ann@acme.com")],
+            )
+        conn.executemany(
+            "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) "
+            "VALUES (?, ?, ?, ?, 0)",
+            [(1, 1, 1, 1), (2, 2, 1, 1), (1, 1, 2, 2), (1, 1, 3, 3)],
+        )
         conn.commit()
     finally:
         fairy.close()
     migrate.upgrade(engine)
     with engine.connect() as c:
         rows = c.exec_driver_sql("SELECT * FROM address_counts ORDER BY address, boxes").fetchall()
-    assert rows == [("ann@acme.com", " 1 ", 1, 200), ("ann@acme.com", " 1 2 ", 1, 100),
-                    ("b1@o.example", " 1 ", 1, 200), ("b1@o.example", " 1 2 ", 1, 100)]
+    assert rows == [
+        ("ann@acme.com", " 1 ", 1, 200),
+        ("ann@acme.com", " 1 2 ", 1, 100),
+        ("b1@o.example", " 1 ", 1, 200),
+        ("b1@o.example", " 1 2 ", 1, 100),
+    ]
 
 
 def test_queue_counts_each_readable_message_once_and_follows_contacts(store, admin) -> None:
@@ -142,12 +168,15 @@ def test_queue_counts_each_readable_message_once_and_follows_contacts(store, adm
     for n in range(3):
         deliver(store, bob_box, message("raj@partner.example", "bob@ourco.example", f"Raj {n}"))
     deliver(store, bob_box, message("kim@acme.com", "bob@ourco.example", "To Bob"))
-    deliver(store, sales, message("news@acme.com", "sales@ourco.example", "News",
-                                  extra="List-Id: <n.acme.com>"))
+    deliver(
+        store, sales, message("news@acme.com", "sales@ourco.example", "News", extra="List-Id: <n.acme.com>")
+    )
     bob = store.identity.actor("bob")
     assert [(u.address, u.messages) for u in store.crm.unmatched.queue(admin)] == [("kim@acme.com", 2)]
     assert [(u.address, u.messages) for u in store.crm.unmatched.queue(bob)] == [
-        ("raj@partner.example", 3), ("kim@acme.com", 1)]
+        ("raj@partner.example", 3),
+        ("kim@acme.com", 1),
+    ]
     store.crm.contacts.add(admin, ContactDraft.parse(name="Raj", emails=("raj@partner.example",)))
     assert [u.address for u in store.crm.unmatched.queue(bob)] == ["kim@acme.com"]
     store.crm.contacts.add(admin, ContactDraft.parse(name="Kim", emails=("kim@partner.example",)))

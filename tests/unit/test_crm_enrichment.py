@@ -30,12 +30,16 @@ def box(store, admin) -> int:
 
 def test_proposals_accepted_are_written_rejected_are_remembered(store, admin, box) -> None:
     crm = store.crm
-    ann = crm.contacts.add(admin, ContactDraft.parse(name="Ann Lee", emails=("ann@acme.com",),
-                                                     phones=("+44 7700 900 123",)))
+    ann = crm.contacts.add(
+        admin, ContactDraft.parse(name="Ann Lee", emails=("ann@acme.com",), phones=("+44 7700 900 123",))
+    )
     deliver(store, box, message("Ann Lee <ann@acme.com>", "alice@ourco.example", body=SIGNED))
     found = {p.field: p for p in crm.enrichment.refresh(admin, ann.id)}
     assert {f: p.value for f, p in found.items()} == {
-        "phone": "+44 20 7946 0958", "job_title": "Head of Sales", "company": "Acme Widgets Ltd"}
+        "phone": "+44 20 7946 0958",
+        "job_title": "Head of Sales",
+        "company": "Acme Widgets Ltd",
+    }
     assert crm.contacts.get(admin, ann.id).job_title == ""  # nothing written until accepted
     contact = crm.enrichment.accept(admin, found["phone"].id)
     assert contact.phones == ("+44 7700 900 123", "+44 20 7946 0958")
@@ -44,8 +48,16 @@ def test_proposals_accepted_are_written_rejected_are_remembered(store, admin, bo
     crm.enrichment.reject(admin, found["job_title"].id)
     with pytest.raises(Invalid, match="already rejected"):
         crm.enrichment.accept(admin, found["job_title"].id)
-    deliver(store, box, message("Ann Lee <ann@acme.com>", "alice@ourco.example", body=SIGNED,
-                                when=datetime(2026, 11, 25, tzinfo=UTC)))
+    deliver(
+        store,
+        box,
+        message(
+            "Ann Lee <ann@acme.com>",
+            "alice@ourco.example",
+            body=SIGNED,
+            when=datetime(2026, 11, 25, tzinfo=UTC),
+        ),
+    )
     assert crm.enrichment.refresh(admin, ann.id) == []  # rejected and accepted values never come back
     assert [p.state for p in crm.enrichment.proposals(admin, ann.id, state="rejected")] == ["rejected"]
     assert crm.contacts.get(admin, ann.id).job_title == ""
@@ -55,10 +67,14 @@ def test_company_of_the_email_domain_is_recognised_without_a_legal_form(store, a
     crm = store.crm
     crm.companies.add(admin, CompanyDraft.parse(name="Initech Inc.", domains=("initech.com",)))
     bo = crm.contacts.add(admin, ContactDraft.parse(name="Bo Diaz", emails=("bo@initech.com",)))
-    crm.contacts.update(admin, bo.id, ContactDraft.parse(name="Bo Diaz", emails=("bo@initech.com",),
-                                                         company="Other Corp"))
-    deliver(store, box, message("bo@initech.com", "alice@ourco.example",
-                                body="Thanks!\n\n-- \nBo Diaz\nINITECH\n"))
+    crm.contacts.update(
+        admin, bo.id, ContactDraft.parse(name="Bo Diaz", emails=("bo@initech.com",), company="Other Corp")
+    )
+    deliver(
+        store,
+        box,
+        message("bo@initech.com", "alice@ourco.example", body="Thanks!\n\n-- \nBo Diaz\nINITECH\n"),
+    )
     assert [(p.field, p.value) for p in crm.enrichment.refresh(admin, bo.id)] == [("company", "Initech Inc.")]
 
 
@@ -78,8 +94,15 @@ def test_proposals_follow_the_rights_on_their_source(store, admin, box) -> None:
 def test_add_from_message_takes_the_name_from_the_header(store, admin, box) -> None:
     crm = store.crm
     crm.companies.add(admin, CompanyDraft.parse(name="Acme", domains=("acme.com",)))
-    mid = deliver(store, box, message('"Lee, Ann" <Ann@Acme.com>', "alice@ourco.example",
-                                      cc="Raj Patel <raj@gmail.com>, alice@ourco.example"))
+    mid = deliver(
+        store,
+        box,
+        message(
+            '"Lee, Ann" <Ann@Acme.com>',
+            "alice@ourco.example",
+            cc="Raj Patel <raj@gmail.com>, alice@ourco.example",
+        ),
+    )
     ann = crm.contacts.add_from_message(admin, mid)
     assert (ann.name, ann.emails, ann.company) == ("Lee, Ann", ("ann@acme.com",), "Acme")
     raj = crm.contacts.add_from_message(admin, mid, "raj@gmail.com")
@@ -96,16 +119,35 @@ def test_unmatched_queue_most_frequent_first_add_link_ignore(store, admin, box) 
     crm = store.crm
     ann = crm.contacts.add(admin, ContactDraft.parse(name="Ann", emails=("ann@acme.com",)))
     for n in range(3):
-        deliver(store, box, message("Raj Patel <raj@partner.example>", "alice@ourco.example",
-                                    cc="ann@acme.com", when=datetime(2026, 11, 1 + n, tzinfo=UTC)))
+        deliver(
+            store,
+            box,
+            message(
+                "Raj Patel <raj@partner.example>",
+                "alice@ourco.example",
+                cc="ann@acme.com",
+                when=datetime(2026, 11, 1 + n, tzinfo=UTC),
+            ),
+        )
     for n in range(2):
-        deliver(store, box, message("alice@ourco.example", "Kim <kim@acme.com>, lou@x.example",
-                                    when=datetime(2026, 11, 10 + n, tzinfo=UTC)), folder="Sent")
+        deliver(
+            store,
+            box,
+            message(
+                "alice@ourco.example",
+                "Kim <kim@acme.com>, lou@x.example",
+                when=datetime(2026, 11, 10 + n, tzinfo=UTC),
+            ),
+            folder="Sent",
+        )
     deliver(store, box, message("ann.home@y.example", "alice@ourco.example"))
     queue = crm.unmatched.queue(admin)
     assert [(u.address, u.name, u.messages) for u in queue] == [
-        ("raj@partner.example", "Raj Patel", 3), ("kim@acme.com", "Kim", 2), ("lou@x.example", "", 2),
-        ("ann.home@y.example", "", 1)]
+        ("raj@partner.example", "Raj Patel", 3),
+        ("kim@acme.com", "Kim", 2),
+        ("lou@x.example", "", 2),
+        ("ann.home@y.example", "", 1),
+    ]
     raj = crm.unmatched.add(admin, "raj@partner.example")
     assert raj.name == "Raj Patel"
     crm.unmatched.link(admin, "ann.home@y.example", ann.id)

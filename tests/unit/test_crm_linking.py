@@ -23,8 +23,9 @@ def test_linked_by_from_to_and_cc_address(store, admin, box) -> None:
     ann = store.crm.contacts.add(admin, ContactDraft.parse(name="Ann", emails=("ann@client.example",)))
     m_from = deliver(store, box, message("Ann <ann@client.example>", "alice@ourco.example"))
     m_to = deliver(store, box, message("alice@ourco.example", "ANN@client.example"))
-    m_cc = deliver(store, box, message("bob@else.example", "alice@ourco.example",
-                                       cc="Ann <ann@client.example>"))
+    m_cc = deliver(
+        store, box, message("bob@else.example", "alice@ourco.example", cc="Ann <ann@client.example>")
+    )
     deliver(store, box, message("bob@else.example", "alice@ourco.example"))
     view = store.crm.timelines.open(admin, contact_id=ann.id)
     assert _ids(view) == {m_from, m_to, m_cc}
@@ -39,8 +40,9 @@ def test_linked_by_domain_and_through_the_company_contacts(store, admin, box) ->
     by_domain = deliver(store, box, message("x@acme.com", "alice@ourco.example"))
     deliver(store, box, message("x@sub.acme.com", "alice@ourco.example"))  # other domain: not linked
     deliver(store, box, message("x@notacme.com", "alice@ourco.example"))
-    kim = crm.contacts.add(admin, ContactDraft.parse(name="Kim", emails=("kim.acme@gmail.com",),
-                                                     company="Acme"))
+    kim = crm.contacts.add(
+        admin, ContactDraft.parse(name="Kim", emails=("kim.acme@gmail.com",), company="Acme")
+    )
     by_contact = deliver(store, box, message("kim.acme@gmail.com", "alice@ourco.example"))
     deliver(store, box, message("someone@gmail.com", "alice@ourco.example"))
     view = crm.timelines.open(admin, company_id=acme.id)
@@ -73,10 +75,15 @@ def test_a_message_in_many_folders_and_mailboxes_is_linked_once(store, admin, bo
     crm = store.crm
     store.identity.add(admin, "user", "bob")
     bob_box = connect_mailbox(store, "bob", "bob@ourco.example")
-    ann = crm.contacts.add(admin, ContactDraft.parse(name="Ann",
-                                                     emails=("ann@client.example", "ann@c2.example")))
-    raw = message("Ann <ann@client.example>", "alice@ourco.example, bob@ourco.example", cc="ann@c2.example",
-                  message_id="dup@client.example")
+    ann = crm.contacts.add(
+        admin, ContactDraft.parse(name="Ann", emails=("ann@client.example", "ann@c2.example"))
+    )
+    raw = message(
+        "Ann <ann@client.example>",
+        "alice@ourco.example, bob@ourco.example",
+        cc="ann@c2.example",
+        message_id="dup@client.example",
+    )
     first = deliver(store, box, raw)
     assert deliver(store, box, raw, folder="Archive") == first
     assert deliver(store, bob_box, raw) == first
@@ -101,11 +108,22 @@ def test_linking_is_read_with_one_index_lookup(store, admin, box) -> None:
 
 def test_direction_is_out_when_a_connected_mailbox_sent_it(store, admin, box) -> None:
     ann = store.crm.contacts.add(admin, ContactDraft.parse(name="Ann", emails=("ann@client.example",)))
-    deliver(store, box, message("alice@ourco.example", "ann@client.example",
-                                when=datetime(2026, 11, 24, 9, 0, tzinfo=UTC)), folder="Sent")
-    deliver(store, box, message("ann@client.example", "alice@ourco.example",
-                                when=datetime(2026, 11, 10, 9, 0, tzinfo=UTC)))
+    deliver(
+        store,
+        box,
+        message("alice@ourco.example", "ann@client.example", when=datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        folder="Sent",
+    )
+    deliver(
+        store,
+        box,
+        message("ann@client.example", "alice@ourco.example", when=datetime(2026, 11, 10, 9, 0, tzinfo=UTC)),
+    )
     view = store.crm.timelines.open(admin, contact_id=ann.id, weeks=4)
     assert [t.items[0].direction for t in view.threads] == ["out", "in"]
     assert [(str(w.week), w.incoming, w.outgoing) for w in view.weekly] == [
-        ("2026-11-02", 0, 0), ("2026-11-09", 1, 0), ("2026-11-16", 0, 0), ("2026-11-23", 0, 1)]
+        ("2026-11-02", 0, 0),
+        ("2026-11-09", 1, 0),
+        ("2026-11-16", 0, 0),
+        ("2026-11-23", 0, 1),
+    ]

@@ -10,13 +10,23 @@ from store.errors import Conflict, Invalid, NotFound
 
 def test_contact_add_normalises_and_takes_the_company_of_its_domain(store, admin) -> None:
     crm = store.crm
-    acme = crm.companies.add(admin, CompanyDraft.parse(name="Acme Ltd", domains=("https://www.Acme.com/about",)))
+    acme = crm.companies.add(
+        admin, CompanyDraft.parse(name="Acme Ltd", domains=("https://www.Acme.com/about",))
+    )
     assert acme.domains == ("acme.com",)
-    ann = crm.contacts.add(admin, ContactDraft.parse(
-        name="  Ann   Lee ", emails=("Ann@ACME.com", "ann@acme.com", "ann.lee@gmail.com"),
-        phones=("+44 20 7946 0958", "+44 (20) 7946-0958")))
-    assert (ann.name, ann.emails, ann.phones) == ("Ann Lee", ("ann@acme.com", "ann.lee@gmail.com"),
-                                                  ("+44 20 7946 0958",))
+    ann = crm.contacts.add(
+        admin,
+        ContactDraft.parse(
+            name="  Ann   Lee ",
+            emails=("Ann@ACME.com", "ann@acme.com", "ann.lee@gmail.com"),
+            phones=("+44 20 7946 0958", "+44 (20) 7946-0958"),
+        ),
+    )
+    assert (ann.name, ann.emails, ann.phones) == (
+        "Ann Lee",
+        ("ann@acme.com", "ann.lee@gmail.com"),
+        ("+44 20 7946 0958",),
+    )
     assert (ann.company_id, ann.company) == (acme.id, "Acme Ltd")
     assert crm.companies.get(admin, acme.id).contacts == 1
 
@@ -96,8 +106,9 @@ def test_edit_and_remove(store, admin) -> None:
     assert ann.emails == ("ann@acme.com", "ann@home.example")
     ann = crm.contacts.remove_phone(admin, ann.id, "+49 (30) 1234567")
     assert ann.phones == ()
-    ann = crm.contacts.update(admin, ann.id, ContactDraft.parse(name="Ann B", emails=("ann@acme.com",),
-                                                                job_title="CTO"))
+    ann = crm.contacts.update(
+        admin, ann.id, ContactDraft.parse(name="Ann B", emails=("ann@acme.com",), job_title="CTO")
+    )
     assert (ann.name, ann.job_title, ann.emails) == ("Ann B", "CTO", ("ann@acme.com",))
     crm.companies.remove(admin, acme.id)
     assert crm.contacts.get(admin, ann.id).company_id is None

@@ -27,8 +27,14 @@ def setup(store, admin):
     ann = crm.contacts.add(admin, ContactDraft.parse(name="Ann", emails=("ann@acme.com",)))
     to_alice = deliver(store, alice_box, message("ann@acme.com", "alice@ourco.example", "Offer", _at(2)))
     to_bob = deliver(store, bob_box, message("ann@acme.com", "bob@ourco.example", "Private", _at(3)))
-    return {"ann": ann, "acme": acme, "alice_box": alice_box, "bob_box": bob_box, "to_alice": to_alice,
-            "to_bob": to_bob}
+    return {
+        "ann": ann,
+        "acme": acme,
+        "alice_box": alice_box,
+        "bob_box": bob_box,
+        "to_alice": to_alice,
+        "to_bob": to_bob,
+    }
 
 
 def _ids(view) -> set[int]:
@@ -61,8 +67,11 @@ def test_read_right_holders_see_shared_mail(store, admin, setup) -> None:
     for name in ("carol", "dave"):
         store.identity.grant(admin, Operation.SHARED_MAILBOX_ACCESS.value, name)
     alice = store.identity.actor("alice")
-    store.sharing.save(alice, "alice@ourco.example", SharingState(True, [
-        ShareRow("dave", read=True), ShareRow("carol", send=True)]))
+    store.sharing.save(
+        alice,
+        "alice@ourco.example",
+        SharingState(True, [ShareRow("dave", read=True), ShareRow("carol", send=True)]),
+    )
     for name in ("dave", "carol"):
         view = store.crm.timelines.open(store.identity.actor(name), contact_id=setup["ann"].id)
         assert _ids(view) == {setup["to_alice"]}, name
@@ -79,19 +88,46 @@ def test_read_right_holders_see_shared_mail(store, admin, setup) -> None:
 def test_threads_newest_first_with_their_messages_newest_first(store, admin, setup) -> None:
     alice = store.identity.actor("alice")
     box = setup["alice_box"]
-    a1 = deliver(store, box, message("ann@acme.com", "alice@ourco.example", "Contract", _at(5),
-                                     message_id="c1@acme.com"))
-    a2 = deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Re: Contract", _at(6),
-                                     message_id="c2@ourco.example", in_reply_to="c1@acme.com",
-                                     references="c1@acme.com"), folder="Sent")
+    a1 = deliver(
+        store,
+        box,
+        message("ann@acme.com", "alice@ourco.example", "Contract", _at(5), message_id="c1@acme.com"),
+    )
+    a2 = deliver(
+        store,
+        box,
+        message(
+            "alice@ourco.example",
+            "ann@acme.com",
+            "Re: Contract",
+            _at(6),
+            message_id="c2@ourco.example",
+            in_reply_to="c1@acme.com",
+            references="c1@acme.com",
+        ),
+        folder="Sent",
+    )
     # a reply to a message that is not stored still joins the thread through References
-    a3 = deliver(store, box, message("ann@acme.com", "alice@ourco.example", "Re: Contract", _at(9),
-                                     message_id="c4@acme.com", in_reply_to="c3@acme.com",
-                                     references="c1@acme.com c2@ourco.example c3@acme.com"))
+    a3 = deliver(
+        store,
+        box,
+        message(
+            "ann@acme.com",
+            "alice@ourco.example",
+            "Re: Contract",
+            _at(9),
+            message_id="c4@acme.com",
+            in_reply_to="c3@acme.com",
+            references="c1@acme.com c2@ourco.example c3@acme.com",
+        ),
+    )
     other = deliver(store, box, message("ann@acme.com", "alice@ourco.example", "Invoice", _at(7)))
     view = store.crm.timelines.open(alice, contact_id=setup["ann"].id)
     assert [[i.message_id for i in t.items] for t in view.threads] == [
-        [a3, a2, a1], [other], [setup["to_alice"]]]
+        [a3, a2, a1],
+        [other],
+        [setup["to_alice"]],
+    ]
     thread = view.threads[0]
     assert thread.subject == "Contract" and thread.last_at == _at(9)
     assert [i.direction for i in thread.items] == ["in", "out", "in"]
@@ -108,20 +144,26 @@ def test_a_timeline_is_of_one_record(store, admin, setup) -> None:
 def test_pages_go_back_in_time_and_counts_cover_everything(store, admin, setup) -> None:
     alice = store.identity.actor("alice")
     box = setup["alice_box"]
-    ids = [deliver(store, box, message("ann@acme.com", "alice@ourco.example", f"Note {n}", _at(23, n)))
-           for n in range(5)]
-    ids.append(deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Answer", _at(24)),
-                       folder="Sent"))
+    ids = [
+        deliver(store, box, message("ann@acme.com", "alice@ourco.example", f"Note {n}", _at(23, n)))
+        for n in range(5)
+    ]
+    ids.append(
+        deliver(store, box, message("alice@ourco.example", "ann@acme.com", "Answer", _at(24)), folder="Sent")
+    )
     seen: list[int] = []
     view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2)
     assert view.messages == 7
     assert [(str(w.week), w.incoming, w.outgoing) for w in view.weekly] == [
-        ("2026-11-16", 0, 0), ("2026-11-23", 5, 1)]
+        ("2026-11-16", 0, 0),
+        ("2026-11-23", 5, 1),
+    ]
     while True:
         seen += [i.message_id for t in view.threads for i in t.items]
         if view.next_before is None:
             break
-        view = store.crm.timelines.open(alice, contact_id=setup["ann"].id, limit=4, weeks=2,
-                                        before=view.next_before)
+        view = store.crm.timelines.open(
+            alice, contact_id=setup["ann"].id, limit=4, weeks=2, before=view.next_before
+        )
         assert view.weekly == () and view.messages == 3  # the rest, from this page back
     assert seen == [ids[5], *reversed(ids[:5]), setup["to_alice"]]

@@ -48,8 +48,30 @@ def test_hostile_envelopes_are_unchanged_field_by_field() -> None:
 
 # -- the faster pieces against the slower ones they replace -----------------------------------------
 
-_PIECES = [b"\r", b"\n", b"\r\n", b" ", b"\t", b":", b"\x0b", b"\x0c", b"\x1c", b"\x00", b"\xff", b"-", b"x",
-           b"From", b"fRoM", b"to", b"TO", b"cc", b"subject", b"Message-ID", b"list-id", b"  "]
+_PIECES = [
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b":",
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\x00",
+    b"\xff",
+    b"-",
+    b"x",
+    b"From",
+    b"fRoM",
+    b"to",
+    b"TO",
+    b"cc",
+    b"subject",
+    b"Message-ID",
+    b"list-id",
+    b"  ",
+]
 
 
 def test_header_fields_by_regex_reads_like_the_line_loop() -> None:
@@ -98,8 +120,14 @@ def test_plain_dates_read_as_email_utils_reads_them() -> None:
             f"{rng.choice(['00', '60', '7'])} "
             f"{rng.choice(zones)}{rng.choice(tails)}"
         )
-    values += ["Tue, 02 Jan 2024 10:00:00 +0000", "Tue,  2 Jan 2024 10:00:00 +0000", "2 Jan 2024 10:00 GMT",
-               "Tue, 02 Jan 2024 10:00:00 +0000\n(CET)", "Tue, ٠2 Jan 2024 10:00:00 +0000", ""]
+    values += [
+        "Tue, 02 Jan 2024 10:00:00 +0000",
+        "Tue,  2 Jan 2024 10:00:00 +0000",
+        "2 Jan 2024 10:00 GMT",
+        "Tue, 02 Jan 2024 10:00:00 +0000\n(CET)",
+        "Tue, ٠2 Jan 2024 10:00:00 +0000",
+        "",
+    ]
     fast = 0
     for value in values:
         assert parse_date(value) == _date_by_email_utils(value), value

@@ -21,9 +21,17 @@ def boxes(store, admin, tmp_path):
 def test_save_every_setting(store, admin, boxes) -> None:
     a, _ = boxes
     sig = "Анна Петрова\n— отдел продаж\n電話 +7 495 000-00-00\n"
-    draft = SettingsDraft.parse(load_period="3months", auto_load=False, folder_scope="selected",
-                                selected_folders=("Projects/Alpha", "Clients/Ромашка"), send_enabled=True,
-                                alias="Anna (Sales)", is_default_sender=True, use_signature=True, signature=sig)
+    draft = SettingsDraft.parse(
+        load_period="3months",
+        auto_load=False,
+        folder_scope="selected",
+        selected_folders=("Projects/Alpha", "Clients/Ромашка"),
+        send_enabled=True,
+        alias="Anna (Sales)",
+        is_default_sender=True,
+        use_signature=True,
+        signature=sig,
+    )
     saved = store.settings.save(admin, a.id, draft)
     assert (saved.load_period, saved.auto_load, saved.folder_scope) == ("3months", False, "selected")
     assert saved.selected_folders == ("Clients/Ромашка", "Projects/Alpha")
@@ -77,9 +85,20 @@ def test_others_cannot_open_or_save(store, admin, boxes) -> None:
 def test_assignments_as_the_cli_takes_them(tmp_path) -> None:
     (tmp_path / "sig.txt").write_text("Best,\nИван\n", encoding="utf-8")
     base = SettingsDraft.parse(folder_scope="selected", selected_folders=("Archive/2024",))
-    d = apply_assignments(base, ["period=month", "auto_load=off", "folders=+Projects/Alpha,-Archive/2024",
-                                 "send=on", "alias=Ivan", "default_sender=on", "use_signature=on",
-                                 "signature=@sig.txt"], cwd=tmp_path)
+    d = apply_assignments(
+        base,
+        [
+            "period=month",
+            "auto_load=off",
+            "folders=+Projects/Alpha,-Archive/2024",
+            "send=on",
+            "alias=Ivan",
+            "default_sender=on",
+            "use_signature=on",
+            "signature=@sig.txt",
+        ],
+        cwd=tmp_path,
+    )
     assert d.selected_folders == ("Projects/Alpha",) and d.load_period == "month" and not d.auto_load
     assert d.signature == "Best,\nИван\n" and d.is_default_sender and d.alias == "Ivan"
     with pytest.raises(Invalid, match="period"):

@@ -16,7 +16,12 @@ def secrets(tmp_path):
 def test_create_with_defaults_and_secret_in_keyring(store, admin, secrets) -> None:
     gmail = store.providers.get("Gmail")
     box = store.mailboxes.create(admin, "Ann@Gmail.com", gmail.id, "ann@gmail.com", Secret("pw-1"), secrets)
-    assert (box.email, box.load_period, box.auto_load, box.folder_scope) == ("ann@gmail.com", "week", True, "inbox")
+    assert (box.email, box.load_period, box.auto_load, box.folder_scope) == (
+        "ann@gmail.com",
+        "week",
+        True,
+        "inbox",
+    )
     assert box.send_enabled and box.is_default_sender and box.alias == "" and not box.use_signature
     assert secrets.get(box.secret_ref) == Secret("pw-1")
     assert store.mailboxes.credentials(box, secrets).reveal() == "pw-1"

@@ -13,11 +13,20 @@ from tests.unit.conftest import FIXED_NOW
 def fill(store: Store, owner, email: str, count: int, prefix: str) -> int:  # noqa: ANN001 - an Actor
     """*count* messages in groups of 7 sharing one sent_at, spread over two folders."""
     box = add_mailbox(store, owner, email)
-    insert_mail(store, box, [
-        Mail(f"{prefix} {n}", "S", "s@example.test", FIXED_NOW - timedelta(minutes=n // 7),
-             folder=("INBOX", "Archive")[n % 2])
-        for n in range(count)
-    ])
+    insert_mail(
+        store,
+        box,
+        [
+            Mail(
+                f"{prefix} {n}",
+                "S",
+                "s@example.test",
+                FIXED_NOW - timedelta(minutes=n // 7),
+                folder=("INBOX", "Archive")[n % 2],
+            )
+            for n in range(count)
+        ],
+    )
     return box
 
 

@@ -42,7 +42,10 @@ def test_every_revision_upgrades_to_head_keeping_data(tmp_path: Path) -> None:
         migrate.upgrade(engine, rev)
         with engine.begin() as conn:
             conn.execute(
-                text("INSERT INTO principals (kind, name, display_name, created_at) VALUES ('user','kept','', '2026-01-01')")
+                text(
+                    "INSERT INTO principals (kind, name, display_name, created_at) "
+                    "VALUES ('user','kept','', '2026-01-01')"
+                )
             )
         migrate.upgrade(engine)
         with engine.connect() as conn:

@@ -305,7 +305,9 @@ def test_sending_from_a_shared_mailbox_is_audited_without_content(store, admin, 
     store.sharing.set_rights(admin, box.id, "bob", read=True, send=True, configure=False)
     bob = store.identity.actor("bob")
     assert [b.email for b in store.outbox.senders(bob)] == ["desk@acme.example"]
-    item = store.outbox.queue(bob, Draft(box.id, to=("x@client.example",), subject="Quote", body="Secret text"))
+    item = store.outbox.queue(
+        bob, Draft(box.id, to=("x@client.example",), subject="Quote", body="Secret text")
+    )
     lines = [e for e in store.audit.list(admin, box.id) if e.action == "send_as"]
     assert len(lines) == 1 and lines[0].actor_name == "bob"
     assert lines[0].detail == {"message_id": item.message_id, "recipients": 1}
@@ -322,13 +324,16 @@ def test_address_completion_offers_crm_contacts_first(store, admin, secrets, pro
         conn.exec_driver_sql("INSERT INTO messages (id, dedupe_key, sent_at) VALUES (1, 'k1', 0)")
         conn.exec_driver_sql("INSERT INTO message_addresses VALUES (1, 'from', 'dana@client.example', 'D.')")
         conn.exec_driver_sql(
-            "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) VALUES (?, 1, 1, 1, 0)",
+            "INSERT INTO message_locations (mailbox_id, folder_id, uid, message_id, sent_at) "
+            "VALUES (?, 1, 1, 1, 0)",
             (box.id,),
         )
     store.crm.contacts.add(admin, ContactDraft.parse(name="Dana Scott", emails=("dana@client.example",)))
     store.crm.contacts.add(admin, ContactDraft.parse(name="Daniel Ortiz", emails=("d.ortiz@other.example",)))
-    assert store.outbox.suggest(admin, "da") == ["Dana Scott <dana@client.example>",
-                                                "Daniel Ortiz <d.ortiz@other.example>"]
+    assert store.outbox.suggest(admin, "da") == [
+        "Dana Scott <dana@client.example>",
+        "Daniel Ortiz <d.ortiz@other.example>",
+    ]
     assert store.outbox.suggest(admin, "ortiz") == ["Daniel Ortiz <d.ortiz@other.example>"]
 
 

@@ -125,4 +125,3 @@ def test_compaction_leaves_a_pack_alone_while_a_writer_holds_it(tmp_path: Path) 
         assert list(pack_dir(db).glob("*.pack")) == []
     finally:
         conn.close()
-

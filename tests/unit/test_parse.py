@@ -106,9 +106,7 @@ def test_multipart_alternative_prefers_plain_and_lists_attachments() -> None:
         b"Content-Transfer-Encoding: base64\r\n\r\n"
         + base64.encodebytes(b"x" * 1000).replace(b"\n", b"\r\n")
         + b"--outer\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\n"
-        + base64.encodebytes(b"p" * 10)
-        + b"--outer--\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(b"p" * 10) + b"--outer--\r\n"
     )
     body = parse.parse_body(raw)
     assert body.text.strip() == "Привет"
@@ -167,8 +165,23 @@ def test_uid_sets() -> None:
 
 def test_literal_key_finds_what_the_regex_found() -> None:
     regex = re.compile(rb"(\S+) \{\d+\}$")  # what parse_simple_fetch used before (#4)
-    pieces = [b" ", b"{", b"}", b"1", b"0", b"x", b"\t", b"\n", b"\r", b"\x0b", b"\x1c", b"\xff", b"(",
-              b"BODY[]", b" {12}"]
+    pieces = [
+        b" ",
+        b"{",
+        b"}",
+        b"1",
+        b"0",
+        b"x",
+        b"\t",
+        b"\n",
+        b"\r",
+        b"\x0b",
+        b"\x1c",
+        b"\xff",
+        b"(",
+        b"BODY[]",
+        b" {12}",
+    ]
     rng = random.Random(3)
     prefixes = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(50_000)]
     prefixes.append(b'1 (UID 5 FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 10:00:00 +0000" BODY[HEADER] {582}')

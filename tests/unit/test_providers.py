@@ -11,13 +11,28 @@ from store.presets import PRESETS
 from store.providers import ProviderDraft
 from store.schema import mailboxes
 
-REQUIRED = {"AOL", "Gmail", "Yahoo", "Zoho Mail", "Outlook.com / Microsoft 365", "iCloud Mail",
-            "Yandex Mail", "Mail.ru", "GMX", "Fastmail"}
+REQUIRED = {
+    "AOL",
+    "Gmail",
+    "Yahoo",
+    "Zoho Mail",
+    "Outlook.com / Microsoft 365",
+    "iCloud Mail",
+    "Yandex Mail",
+    "Mail.ru",
+    "GMX",
+    "Fastmail",
+}
 
 
 def _draft(**over):
-    values = dict(name="Corp", imap_host="mail.corp.example", imap_port=993, smtp_host="mail.corp.example",
-                  smtp_port=465)
+    values = dict(
+        name="Corp",
+        imap_host="mail.corp.example",
+        imap_port=993,
+        smtp_host="mail.corp.example",
+        smtp_port=465,
+    )
     values.update(over)
     return ProviderDraft.parse(**values)
 
@@ -79,8 +94,16 @@ def test_duplicate_provider_name_is_refused(store, admin) -> None:
 def test_provider_in_use_cannot_be_deleted(store, admin) -> None:
     gmail = store.providers.get("Gmail")
     with db.write(store.engine) as conn:
-        conn.execute(insert(mailboxes).values(email="a@gmail.com", owner_id=admin.user.id, provider_id=gmail.id,
-                                              login="a@gmail.com", secret_ref="x", created_at=store.clock()))
+        conn.execute(
+            insert(mailboxes).values(
+                email="a@gmail.com",
+                owner_id=admin.user.id,
+                provider_id=gmail.id,
+                login="a@gmail.com",
+                secret_ref="x",
+                created_at=store.clock(),
+            )
+        )
     with pytest.raises(Conflict, match="used by 1 mailbox"):
         store.providers.remove(admin, "Gmail")
 

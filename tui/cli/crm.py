@@ -23,39 +23,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(con, "show", _contact_show, "show one contact (by id, address or name)")
     p.add_argument("contact")
     add_json_flag(p)
-    p = command(con, "add", _contact_add,
-                "add a contact, or with --from-message a correspondent of a stored message")
+    p = command(
+        con, "add", _contact_add, "add a contact, or with --from-message a correspondent of a stored message"
+    )
     p.add_argument("--name", help="the contact's name (from the header with --from-message)")
     p.add_argument("--email", action="append", default=[], metavar="ADDR", help="an address (repeatable)")
-    p.add_argument("--phone", action="append", default=[], metavar="NUMBER",
-                   help="a phone number (repeatable)")
+    p.add_argument(
+        "--phone", action="append", default=[], metavar="NUMBER", help="a phone number (repeatable)"
+    )
     p.add_argument("--title", default="", metavar="TEXT", help="job title")
     p.add_argument("--company", default="", metavar="NAME", help="company name or domain (created if new)")
-    p.add_argument("--from-message", type=int, metavar="ID",
-                   help="take the sender (or --email) of this stored message, named as its header names them")
+    p.add_argument(
+        "--from-message",
+        type=int,
+        metavar="ID",
+        help="take the sender (or --email) of this stored message, named as its header names them",
+    )
     add_json_flag(p)
     p = command(con, "edit", _contact_edit, "change a contact")
     p.add_argument("contact")
     p.add_argument("--name")
     p.add_argument("--title", help="job title ('' to clear)")
     p.add_argument("--company", help="company name or domain ('' for none)")
-    for flag, meta in (("add-email", "ADDR"), ("remove-email", "ADDR"), ("add-phone", "NUMBER"),
-                       ("remove-phone", "NUMBER")):
+    for flag, meta in (
+        ("add-email", "ADDR"),
+        ("remove-email", "ADDR"),
+        ("add-phone", "NUMBER"),
+        ("remove-phone", "NUMBER"),
+    ):
         p.add_argument(f"--{flag}", action="append", default=[], metavar=meta, help="repeatable")
     p = command(con, "remove", _contact_remove, "delete a contact (its mail stays, unlinked)")
     p.add_argument("contact")
-    p = command(con, "review", _contact_review,
-                "proposals from signatures: list them, or accept / reject them by id "
-                "(with CONTACT: read its recent mail first)")
+    p = command(
+        con,
+        "review",
+        _contact_review,
+        "proposals from signatures: list them, or accept / reject them by id "
+        "(with CONTACT: read its recent mail first)",
+    )
     p.add_argument("contact", nargs="?", help="scan this contact's recent mail for new proposals first")
     p.add_argument("--accept", type=int, action="append", default=[], metavar="ID")
     p.add_argument("--reject", type=int, action="append", default=[], metavar="ID")
     add_json_flag(p)
-    p = command(con, "unmatched", _contact_unmatched,
-                "people on your mail that match no contact, most frequent first; add, link or ignore one")
+    p = command(
+        con,
+        "unmatched",
+        _contact_unmatched,
+        "people on your mail that match no contact, most frequent first; add, link or ignore one",
+    )
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--add", metavar="ADDR",
-                   help="make this address a contact (named as its mail names it, or --name)")
+    p.add_argument(
+        "--add", metavar="ADDR", help="make this address a contact (named as its mail names it, or --name)"
+    )
     p.add_argument("--name", help="name for --add")
     p.add_argument("--link", metavar="ADDR", help="give this address to the contact named by --to")
     p.add_argument("--to", metavar="CONTACT")
@@ -82,13 +101,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(com, "remove", _company_remove, "delete a company (its contacts stay)")
     p.add_argument("company")
 
-    p = command(sub, "timeline", _timeline,
-                "mail with a contact or company, by thread, from the mailboxes you may read")
-    p.add_argument("record", metavar="CONTACT_OR_COMPANY",
-                   help="an address, a domain, a name, or contact:ID / company:ID")
+    p = command(
+        sub,
+        "timeline",
+        _timeline,
+        "mail with a contact or company, by thread, from the mailboxes you may read",
+    )
+    p.add_argument(
+        "record",
+        metavar="CONTACT_OR_COMPANY",
+        help="an address, a domain, a name, or contact:ID / company:ID",
+    )
     p.add_argument("--weeks", type=int, default=12, help="weeks of the volume chart (default 12)")
-    p.add_argument("--limit", type=int, default=None,
-                   help="newest messages to list (default: 200, with --json all of them; 0 = all)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="newest messages to list (default: 200, with --json all of them; 0 = all)",
+    )
     add_json_flag(p)
 
 
@@ -101,8 +131,15 @@ def _dump(value: Any) -> None:
 
 
 def _contact_dict(c) -> dict[str, Any]:  # noqa: ANN001 - store.crm.contacts.Contact, imported lazily
-    return {"id": c.id, "name": c.name, "emails": list(c.emails), "phones": list(c.phones),
-            "job_title": c.job_title, "company_id": c.company_id, "company": c.company}
+    return {
+        "id": c.id,
+        "name": c.name,
+        "emails": list(c.emails),
+        "phones": list(c.phones),
+        "job_title": c.job_title,
+        "company_id": c.company_id,
+        "company": c.company,
+    }
 
 
 def _company_dict(c) -> dict[str, Any]:  # noqa: ANN001 - store.crm.companies.Company
@@ -113,15 +150,27 @@ def _contact_table(ctx: Context, contacts: list, empty: str) -> None:
     if ctx.args.json:
         _dump([_contact_dict(c) for c in contacts])
         return
-    rows = [{"id": c.id, "name": c.name, "email": c.emails[0] if c.emails else "", "company": c.company,
-             "title": c.job_title} for c in contacts]
+    rows = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "email": c.emails[0] if c.emails else "",
+            "company": c.company,
+            "title": c.job_title,
+        }
+        for c in contacts
+    ]
     emit(ctx, rows, ["id", "name", "email", "company", "title"], empty)
 
 
 def _print_contact(c) -> None:  # noqa: ANN001
     print(f"Contact {c.id}: {c.name}")
-    for label, value in (("Emails", ", ".join(c.emails)), ("Phones", ", ".join(c.phones)),
-                         ("Job title", c.job_title), ("Company", c.company)):
+    for label, value in (
+        ("Emails", ", ".join(c.emails)),
+        ("Phones", ", ".join(c.phones)),
+        ("Job title", c.job_title),
+        ("Company", c.company),
+    ):
         print(f"  {label + ':':<11}{value}")
 
 
@@ -171,8 +220,13 @@ def _contact_add(ctx: Context) -> None:
     else:
         if not a.name:
             raise CliError("contact add needs --name (or --from-message ID).", 2)
-        draft = ContactDraft.parse(name=a.name, emails=tuple(a.email), phones=tuple(a.phone),
-                                   job_title=a.title, company=_company_of(ctx, a.company))
+        draft = ContactDraft.parse(
+            name=a.name,
+            emails=tuple(a.email),
+            phones=tuple(a.phone),
+            job_title=a.title,
+            company=_company_of(ctx, a.company),
+        )
         c = crm.contacts.add(ctx.actor, draft)
     if a.json:
         _dump(_contact_dict(c))
@@ -187,9 +241,13 @@ def _contact_edit(ctx: Context) -> None:
     c = crm.contacts.find(ctx.actor, a.contact)
     if a.name is not None or a.title is not None or a.company is not None:
         company = c.company if a.company is None else _company_of(ctx, a.company)
-        draft = ContactDraft.parse(name=c.name if a.name is None else a.name, emails=c.emails,
-                                   phones=c.phones, job_title=c.job_title if a.title is None else a.title,
-                                   company=company)
+        draft = ContactDraft.parse(
+            name=c.name if a.name is None else a.name,
+            emails=c.emails,
+            phones=c.phones,
+            job_title=c.job_title if a.title is None else a.title,
+            company=company,
+        )
         c = crm.contacts.update(ctx.actor, c.id, draft)
     for address in a.add_email:
         c = crm.contacts.add_email(ctx.actor, c.id, address)
@@ -226,8 +284,16 @@ def _contact_review(ctx: Context) -> None:
     if a.json:
         _dump([p.__dict__ for p in proposals])
         return
-    rows = [{"id": p.id, "contact": p.contact, "field": p.field.replace("_", " "), "value": p.value,
-             "message": p.message_id} for p in proposals]
+    rows = [
+        {
+            "id": p.id,
+            "contact": p.contact,
+            "field": p.field.replace("_", " "),
+            "value": p.value,
+            "message": p.message_id,
+        }
+        for p in proposals
+    ]
     emit(ctx, rows, ["id", "contact", "field", "value", "message"], "No proposals.")
 
 
@@ -247,9 +313,15 @@ def _contact_unmatched(ctx: Context) -> None:
         crm.unmatched.ignore(ctx.actor, a.ignore)
         print(f"Ignoring {a.ignore.lower()}")
         return
-    rows = [{"address": u.address, "name": u.name, "messages": u.messages,
-             "last": u.last_at.isoformat() if a.json else f"{u.last_at:%Y-%m-%d}"}
-            for u in crm.unmatched.queue(ctx.actor, limit=a.limit if a.limit > 0 else 10**9)]
+    rows = [
+        {
+            "address": u.address,
+            "name": u.name,
+            "messages": u.messages,
+            "last": u.last_at.isoformat() if a.json else f"{u.last_at:%Y-%m-%d}",
+        }
+        for u in crm.unmatched.queue(ctx.actor, limit=a.limit if a.limit > 0 else 10**9)
+    ]
     emit(ctx, rows, ["address", "name", "messages", "last"], "No unmatched addresses.")
 
 
@@ -262,8 +334,9 @@ def _company_list(ctx: Context) -> None:
     if a.json:
         _dump([_company_dict(c) for c in found])
         return
-    rows = [{"id": c.id, "name": c.name, "domains": " ".join(c.domains), "contacts": c.contacts}
-            for c in found]
+    rows = [
+        {"id": c.id, "name": c.name, "domains": " ".join(c.domains), "contacts": c.contacts} for c in found
+    ]
     emit(ctx, rows, ["id", "name", "domains", "contacts"], "No companies.")
 
 
@@ -325,24 +398,41 @@ def _timeline(ctx: Context) -> None:
     view = crm.timelines.open(ctx.actor, weeks=max(a.weeks, 1), limit=limit or None, **{key: record.id})
     threads = view.threads
     if a.json:
-        _dump({"kind": view.kind, "id": view.record_id, "name": view.title, "messages": view.messages,
-               "threads": [{"subject": t.subject, "last_at": t.last_at.isoformat(),
-                            "items": [{**i.__dict__, "sent_at": i.sent_at.isoformat()} for i in t.items]}
-                           for t in threads],
-               "weekly": [{"week": str(w.week), "in": w.incoming, "out": w.outgoing} for w in view.weekly],
-               "next_before": ([view.next_before[0].isoformat(), view.next_before[1]]
-                               if view.next_before else None)})
+        _dump(
+            {
+                "kind": view.kind,
+                "id": view.record_id,
+                "name": view.title,
+                "messages": view.messages,
+                "threads": [
+                    {
+                        "subject": t.subject,
+                        "last_at": t.last_at.isoformat(),
+                        "items": [{**i.__dict__, "sent_at": i.sent_at.isoformat()} for i in t.items],
+                    }
+                    for t in threads
+                ],
+                "weekly": [{"week": str(w.week), "in": w.incoming, "out": w.outgoing} for w in view.weekly],
+                "next_before": (
+                    [view.next_before[0].isoformat(), view.next_before[1]] if view.next_before else None
+                ),
+            }
+        )
         return
     shown = sum(len(t.items) for t in threads)
-    print(f"Timeline of {view.title} ({view.kind}): {view.messages} messages"
-          + (f", newest {shown} shown" if shown < view.messages else ""))
+    print(
+        f"Timeline of {view.title} ({view.kind}): {view.messages} messages"
+        + (f", newest {shown} shown" if shown < view.messages else "")
+    )
     for t in threads:
         print()
         print(f"{t.subject or '(no subject)'}")
         for i in t.items:
             arrow = "→" if i.direction == "out" else "←"
-            print(f"  {i.sent_at:%Y-%m-%d %H:%M} {arrow} {i.direction:<3} {i.mailbox:<28} "
-                  f"{i.subject[:50]:<50} #{i.message_id}".rstrip())
+            print(
+                f"  {i.sent_at:%Y-%m-%d %H:%M} {arrow} {i.direction:<3} {i.mailbox:<28} "
+                f"{i.subject[:50]:<50} #{i.message_id}".rstrip()
+            )
     counts = [w.incoming + w.outgoing for w in view.weekly]
     top = max(counts) or 1
     chart = "".join(BARS[min(len(BARS) - 1, -(-n * (len(BARS) - 1) // top))] for n in counts)

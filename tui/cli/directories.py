@@ -17,19 +17,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(prov, "add", _provider_add, "add a provider (e.g. your company's IMAP/SMTP servers)")
     p.add_argument("name")
     p.add_argument("--imap", required=True, metavar="HOST:PORT")
-    p.add_argument("--imap-tls", choices=["ssl", "starttls"], default="ssl", help="default: ssl (implicit TLS)")
+    p.add_argument(
+        "--imap-tls", choices=["ssl", "starttls"], default="ssl", help="default: ssl (implicit TLS)"
+    )
     p.add_argument("--smtp", required=True, metavar="HOST:PORT")
-    p.add_argument("--smtp-tls", choices=["ssl", "starttls"], default="ssl", help="default: ssl (implicit TLS)")
+    p.add_argument(
+        "--smtp-tls", choices=["ssl", "starttls"], default="ssl", help="default: ssl (implicit TLS)"
+    )
     p.add_argument(
         "--login",
         choices=["address", "local-part", "ask"],
         default="address",
         help="login name: the full address, the part before @, or typed by the user",
     )
-    p.add_argument("--ca-file", metavar="PEM", default="", help="trust this CA (an internal CA) for this provider")
+    p.add_argument(
+        "--ca-file", metavar="PEM", default="", help="trust this CA (an internal CA) for this provider"
+    )
     p.add_argument("--app-password-required", action="store_true")
     p.add_argument("--help-url", metavar="URL", default="", help="the provider's app-password instructions")
-    p.add_argument("--mx", metavar="SUFFIX", action="append", default=[], help="MX host suffix that identifies it")
+    p.add_argument(
+        "--mx", metavar="SUFFIX", action="append", default=[], help="MX host suffix that identifies it"
+    )
     p = command(prov, "remove", _provider_remove, "remove a provider no mailbox uses")
     p.add_argument("name")
 
@@ -101,8 +109,10 @@ def _provider_add(ctx: Context) -> None:
         mx_suffixes=" ".join(a.mx),
     )
     p = ctx.store.providers.add(ctx.actor, draft)
-    print(f"Added provider {p.name}: IMAP {p.imap_host}:{p.imap_port} ({p.imap_tls}), "
-          f"SMTP {p.smtp_host}:{p.smtp_port} ({p.smtp_tls}).")
+    print(
+        f"Added provider {p.name}: IMAP {p.imap_host}:{p.imap_port} ({p.imap_tls}), "
+        f"SMTP {p.smtp_host}:{p.smtp_port} ({p.smtp_tls})."
+    )
 
 
 def _provider_remove(ctx: Context) -> None:

@@ -230,8 +230,13 @@ class MessageList(ScrollView, can_focus=True):
             pages[page] = self._read_page(mailbox_id, page, _key(before[-1]) if before else None)
         self.post_message(self._Window(generation, total, pages))
 
-    def _read_some(self, generation: int, mailbox_id: int | None, wanted: list[int],
-                   keys: dict[int, tuple[datetime, int]]) -> None:
+    def _read_some(
+        self,
+        generation: int,
+        mailbox_id: int | None,
+        wanted: list[int],
+        keys: dict[int, tuple[datetime, int]],
+    ) -> None:
         worker = get_current_worker()
         for page in wanted:
             if worker.is_cancelled:

@@ -55,8 +55,9 @@ def chart_caption(view: TimelineView) -> str:
         return ""
     incoming = sum(w.incoming for w in view.weekly)
     outgoing = sum(w.outgoing for w in view.weekly)
-    return (f"Mail per week, {view.weekly[0].week:%d %b %Y} – this week: "
-            f"{incoming} received ←, {outgoing} sent →")
+    return (
+        f"Mail per week, {view.weekly[0].week:%d %b %Y} – this week: {incoming} received ←, {outgoing} sent →"
+    )
 
 
 class TimelinePane(Vertical):
@@ -110,7 +111,8 @@ class TimelinePane(Vertical):
         empty = not view.threads
         self.set_class(empty, "-empty")
         self.query_one("#timeline-empty", Static).update(
-            f"No mail with {view.title} in the mailboxes you may read." if empty else "")
+            f"No mail with {view.title} in the mailboxes you may read." if empty else ""
+        )
 
     def append(self, view: TimelineView, before: tuple[datetime, int]) -> None:
         """Add the page that starts at *before* below the rows shown (a page for an older request, after
@@ -131,18 +133,33 @@ class TimelinePane(Vertical):
             key = f"thread-{self._threads}"
             self._threads += 1
             self._items[key] = thread.items[0]
-            table.add_row("", f"{thread.last_at:%Y-%m-%d}", "",
-                          Text(f"▾ {thread.subject or '(no subject)'}{count}", style="bold"), key=key)
+            table.add_row(
+                "",
+                f"{thread.last_at:%Y-%m-%d}",
+                "",
+                Text(f"▾ {thread.subject or '(no subject)'}{count}", style="bold"),
+                key=key,
+            )
             for item in thread.items:
                 key = f"message-{item.message_id}"
                 self._items[key] = item
-                table.add_row(Text(f" {ARROWS[item.direction]}"), f"{item.sent_at:%Y-%m-%d %H:%M}",
-                              item.mailbox, Text(f"  {item.subject or '(no subject)'}"), key=key)
+                table.add_row(
+                    Text(f" {ARROWS[item.direction]}"),
+                    f"{item.sent_at:%Y-%m-%d %H:%M}",
+                    item.mailbox,
+                    Text(f"  {item.subject or '(no subject)'}"),
+                    key=key,
+                )
             self._left -= len(thread.items)
         self._next, self._asked = view.next_before, False
         if self._next is not None:
-            table.add_row("", "", "", Text(f"… {self._left} older messages: ↓, end or enter loads them",
-                                           style="italic"), key=MORE_KEY)
+            table.add_row(
+                "",
+                "",
+                "",
+                Text(f"… {self._left} older messages: ↓, end or enter loads them", style="italic"),
+                key=MORE_KEY,
+            )
 
     def _want_more(self, scrolled: bool) -> None:
         """Ask for the next page if the cursor sits on the last row, or (*scrolled*) the table was just
@@ -150,7 +167,8 @@ class TimelinePane(Vertical):
         table = self.query_one(DataTable)
         at_end = table.row_count and (
             table.cursor_row >= table.row_count - 1
-            or (scrolled and table.max_scroll_y > 0 and table.scroll_y >= table.max_scroll_y))
+            or (scrolled and table.max_scroll_y > 0 and table.scroll_y >= table.max_scroll_y)
+        )
         if self._next is not None and not self._asked and at_end:
             self._asked = True
             self.post_message(TimelineOlderWanted(self._next))

@@ -27,7 +27,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "role_members",
-        sa.Column("role_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "role_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column(
             "member_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
         ),
@@ -80,7 +82,9 @@ def upgrade() -> None:
         "mailboxes",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("email", sa.String(320), nullable=False, unique=True),
-        sa.Column("owner_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="RESTRICT"), nullable=False),
+        sa.Column(
+            "owner_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="RESTRICT"), nullable=False
+        ),
         sa.Column(
             "provider_id", sa.Integer, sa.ForeignKey("providers.id", ondelete="RESTRICT"), nullable=False
         ),
@@ -116,7 +120,9 @@ def upgrade() -> None:
     op.create_table(
         "sync_folders",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("delimiter", sa.String(4), nullable=False, server_default="/"),
         sa.Column("uidvalidity", sa.Integer),

@@ -69,7 +69,9 @@ def upgrade() -> None:
     op.create_table(
         "message_locations",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column(
             "folder_id", sa.Integer, sa.ForeignKey("sync_folders.id", ondelete="CASCADE"), nullable=False
         ),

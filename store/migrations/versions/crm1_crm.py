@@ -19,8 +19,12 @@ HEADER_BYTES = 64 * 1024  # enough of a raw message to hold its header block
 
 def upgrade() -> None:
     op.add_column("messages", sa.Column("is_automated", sa.Boolean, nullable=False, server_default="0"))
-    op.add_column("message_addresses", sa.Column(
-        "domain", sa.String(320), sa.Computed("substr(address, instr(address, '@') + 1)", persisted=False)))
+    op.add_column(
+        "message_addresses",
+        sa.Column(
+            "domain", sa.String(320), sa.Computed("substr(address, instr(address, '@') + 1)", persisted=False)
+        ),
+    )
     op.create_index("ix_message_addresses_domain", "message_addresses", ["domain"])
     op.create_table(
         "companies",
@@ -33,8 +37,9 @@ def upgrade() -> None:
     op.create_table(
         "company_domains",
         sa.Column("domain", sa.String(253), primary_key=True),
-        sa.Column("company_id", sa.Integer, sa.ForeignKey("companies.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "company_id", sa.Integer, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False
+        ),
     )
     op.create_index("ix_company_domains_company", "company_domains", ["company_id"])
     op.create_table(
@@ -74,10 +79,12 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("decided_at", TS),
         sa.Column("decided_by", sa.Integer, sa.ForeignKey("principals.id", ondelete="SET NULL")),
-        sa.CheckConstraint("field IN ('phone', 'job_title', 'company')",
-                           name="ck_enrichment_proposals_field"),
-        sa.CheckConstraint("state IN ('proposed', 'accepted', 'rejected')",
-                           name="ck_enrichment_proposals_state"),
+        sa.CheckConstraint(
+            "field IN ('phone', 'job_title', 'company')", name="ck_enrichment_proposals_field"
+        ),
+        sa.CheckConstraint(
+            "state IN ('proposed', 'accepted', 'rejected')", name="ck_enrichment_proposals_state"
+        ),
         sa.UniqueConstraint("contact_id", "field", "value_key", name="uq_enrichment_proposals_value"),
     )
     op.create_table(
@@ -97,9 +104,12 @@ def _backfill_automated(conn: sa.Connection) -> None:
     from store.sync.parse import CODEC, header_fields, split_header
 
     flagged: list[dict] = []
-    rows = conn.execute(sa.text(
-        "SELECT m.id, m.from_address, r.codec, r.data FROM messages m "
-        "LEFT JOIN message_raw r ON r.message_id = m.id AND r.seq = 0"))
+    rows = conn.execute(
+        sa.text(
+            "SELECT m.id, m.from_address, r.codec, r.data FROM messages m "
+            "LEFT JOIN message_raw r ON r.message_id = m.id AND r.seq = 0"
+        )
+    )
     for message_id, from_address, codec, data in rows:
         headers: dict = {b"from": from_address.encode()}
         if data is not None:
@@ -119,8 +129,15 @@ def _backfill_automated(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    for table in ("ignored_addresses", "enrichment_proposals", "contact_phones", "contact_emails", "contacts",
-                  "company_domains", "companies"):
+    for table in (
+        "ignored_addresses",
+        "enrichment_proposals",
+        "contact_phones",
+        "contact_emails",
+        "contacts",
+        "company_domains",
+        "companies",
+    ):
         op.drop_table(table)
     op.drop_index("ix_message_addresses_domain", "message_addresses")
     op.drop_column("message_addresses", "domain")

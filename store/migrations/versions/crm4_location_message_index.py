@@ -15,8 +15,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.drop_index("ix_message_locations_message", "message_locations")
-    op.create_index("ix_message_locations_message", "message_locations",
-                    ["message_id", "mailbox_id", "sent_at"])
+    op.create_index(
+        "ix_message_locations_message", "message_locations", ["message_id", "mailbox_id", "sent_at"]
+    )
 
 
 def downgrade() -> None:

@@ -15,16 +15,30 @@ down_revision = "crm4"
 branch_labels = None
 depends_on = None
 
-OLD_TRIGGERS = ("address_counts_location_added", "address_counts_location_removed",
-                "address_counts_location_moved_from", "address_counts_location_moved_to",
-                "address_counts_message_removed", "address_counts_automated_on",
-                "address_counts_automated_off",
-                "address_counts_address_added", "address_counts_address_removed")
-TRIGGERS = ("address_counts_first_location", "address_counts_location_added", "address_counts_last_location",
-            "address_counts_location_removed", "address_counts_location_moved_from",
-            "address_counts_location_moved_to", "address_counts_message_removed",
-            "address_counts_automated_on",
-            "address_counts_automated_off", "address_counts_address_added", "address_counts_address_removed")
+OLD_TRIGGERS = (
+    "address_counts_location_added",
+    "address_counts_location_removed",
+    "address_counts_location_moved_from",
+    "address_counts_location_moved_to",
+    "address_counts_message_removed",
+    "address_counts_automated_on",
+    "address_counts_automated_off",
+    "address_counts_address_added",
+    "address_counts_address_removed",
+)
+TRIGGERS = (
+    "address_counts_first_location",
+    "address_counts_location_added",
+    "address_counts_last_location",
+    "address_counts_location_removed",
+    "address_counts_location_moved_from",
+    "address_counts_location_moved_to",
+    "address_counts_message_removed",
+    "address_counts_automated_on",
+    "address_counts_automated_off",
+    "address_counts_address_added",
+    "address_counts_address_removed",
+)
 
 
 def _boxes(mid: str, exclude_row: str | None = None, add_box: str | None = None) -> str:
@@ -42,19 +56,23 @@ def _addresses(mid: str) -> str:
 
 def _take(mid: str, boxes: str) -> str:
     """Statements taking message *mid* off the count of each of its addresses in set *boxes*."""
-    return (f"UPDATE address_counts SET messages = messages - 1 WHERE boxes = {boxes} "
-            f"AND address IN {_addresses(mid)};\n"
-            f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {boxes} "
-            f"AND address IN {_addresses(mid)};\n")
+    return (
+        f"UPDATE address_counts SET messages = messages - 1 WHERE boxes = {boxes} "
+        f"AND address IN {_addresses(mid)};\n"
+        f"DELETE FROM address_counts WHERE messages <= 0 AND boxes = {boxes} "
+        f"AND address IN {_addresses(mid)};\n"
+    )
 
 
 def _give(mid: str, boxes: str) -> str:
     """A statement adding message *mid* to the count of each of its addresses in set *boxes*."""
-    return ("INSERT INTO address_counts (address, boxes, messages, last_at) "
-            f"SELECT DISTINCT address, {boxes}, 1, (SELECT sent_at FROM messages WHERE id = {mid}) "
-            f"FROM message_addresses WHERE message_id = {mid} AND {boxes} IS NOT NULL "
-            "ON CONFLICT (address, boxes) DO UPDATE SET messages = messages + 1, "
-            "last_at = max(last_at, excluded.last_at);\n")
+    return (
+        "INSERT INTO address_counts (address, boxes, messages, last_at) "
+        f"SELECT DISTINCT address, {boxes}, 1, (SELECT sent_at FROM messages WHERE id = {mid}) "
+        f"FROM message_addresses WHERE message_id = {mid} AND {boxes} IS NOT NULL "
+        "ON CONFLICT (address, boxes) DO UPDATE SET messages = messages + 1, "
+        "last_at = max(last_at, excluded.last_at);\n"
+    )
 
 
 def _counted(mid: str) -> str:
@@ -80,57 +98,90 @@ def trigger_sql() -> list[str]:
     moved_from_old = _boxes("OLD.message_id", exclude_row="NEW.id", add_box="OLD.mailbox_id")
     moved_to_new = _boxes("NEW.message_id", exclude_row="NEW.id")
     return [
-        _trigger("address_counts_first_location", "AFTER INSERT ON message_locations",
-                 f"NOT {_located('NEW.message_id', other_row)} AND {_counted('NEW.message_id')}",
-                 _give("NEW.message_id", only_new)),
-        _trigger("address_counts_location_added", "AFTER INSERT ON message_locations",
-                 f"{_located('NEW.message_id', other_row)} "
-                 f"AND NOT {_located('NEW.message_id', same_box_new)} "
-                 f"AND {_counted('NEW.message_id')}",
-                 _take("NEW.message_id", _boxes("NEW.message_id", exclude_row="NEW.id"))
-                 + _give("NEW.message_id", _boxes("NEW.message_id"))),
-        _trigger("address_counts_last_location", "AFTER DELETE ON message_locations",
-                 f"NOT {_located('OLD.message_id')} AND {_counted('OLD.message_id')}",
-                 _take("OLD.message_id", only_old)),
-        _trigger("address_counts_location_removed", "AFTER DELETE ON message_locations",
-                 f"{_located('OLD.message_id')} AND NOT {_located('OLD.message_id', same_box_old)} "
-                 f"AND {_counted('OLD.message_id')}",
-                 _take("OLD.message_id", _boxes("OLD.message_id", add_box="OLD.mailbox_id"))
-                 + _give("OLD.message_id", _boxes("OLD.message_id"))),
+        _trigger(
+            "address_counts_first_location",
+            "AFTER INSERT ON message_locations",
+            f"NOT {_located('NEW.message_id', other_row)} AND {_counted('NEW.message_id')}",
+            _give("NEW.message_id", only_new),
+        ),
+        _trigger(
+            "address_counts_location_added",
+            "AFTER INSERT ON message_locations",
+            f"{_located('NEW.message_id', other_row)} "
+            f"AND NOT {_located('NEW.message_id', same_box_new)} "
+            f"AND {_counted('NEW.message_id')}",
+            _take("NEW.message_id", _boxes("NEW.message_id", exclude_row="NEW.id"))
+            + _give("NEW.message_id", _boxes("NEW.message_id")),
+        ),
+        _trigger(
+            "address_counts_last_location",
+            "AFTER DELETE ON message_locations",
+            f"NOT {_located('OLD.message_id')} AND {_counted('OLD.message_id')}",
+            _take("OLD.message_id", only_old),
+        ),
+        _trigger(
+            "address_counts_location_removed",
+            "AFTER DELETE ON message_locations",
+            f"{_located('OLD.message_id')} AND NOT {_located('OLD.message_id', same_box_old)} "
+            f"AND {_counted('OLD.message_id')}",
+            _take("OLD.message_id", _boxes("OLD.message_id", add_box="OLD.mailbox_id"))
+            + _give("OLD.message_id", _boxes("OLD.message_id")),
+        ),
         # a location row that changes message or mailbox: the old message loses it, the new one gains it
-        _trigger("address_counts_location_moved_from",
-                 "AFTER UPDATE OF message_id, mailbox_id ON message_locations",
-                 f"(OLD.message_id <> NEW.message_id OR OLD.mailbox_id <> NEW.mailbox_id) "
-                 f"AND {_counted('OLD.message_id')} AND {moved_from_old} IS NOT {_boxes('OLD.message_id')}",
-                 _take("OLD.message_id", moved_from_old) + _give("OLD.message_id", _boxes("OLD.message_id"))),
-        _trigger("address_counts_location_moved_to", "AFTER UPDATE OF message_id ON message_locations",
-                 f"OLD.message_id <> NEW.message_id AND {_counted('NEW.message_id')} "
-                 f"AND {moved_to_new} IS NOT {_boxes('NEW.message_id')}",
-                 _take("NEW.message_id", moved_to_new) + _give("NEW.message_id", _boxes("NEW.message_id"))),
+        _trigger(
+            "address_counts_location_moved_from",
+            "AFTER UPDATE OF message_id, mailbox_id ON message_locations",
+            f"(OLD.message_id <> NEW.message_id OR OLD.mailbox_id <> NEW.mailbox_id) "
+            f"AND {_counted('OLD.message_id')} AND {moved_from_old} IS NOT {_boxes('OLD.message_id')}",
+            _take("OLD.message_id", moved_from_old) + _give("OLD.message_id", _boxes("OLD.message_id")),
+        ),
+        _trigger(
+            "address_counts_location_moved_to",
+            "AFTER UPDATE OF message_id ON message_locations",
+            f"OLD.message_id <> NEW.message_id AND {_counted('NEW.message_id')} "
+            f"AND {moved_to_new} IS NOT {_boxes('NEW.message_id')}",
+            _take("NEW.message_id", moved_to_new) + _give("NEW.message_id", _boxes("NEW.message_id")),
+        ),
         # a message deleted while still held: its locations go first, through the triggers above
-        _trigger("address_counts_message_removed", "BEFORE DELETE ON messages", _located("OLD.id"),
-                 "DELETE FROM message_locations WHERE message_id = OLD.id;\n"),
-        _trigger("address_counts_automated_on", "AFTER UPDATE OF is_automated ON messages",
-                 f"NEW.is_automated AND NOT OLD.is_automated AND {_located('NEW.id')}",
-                 _take("NEW.id", _boxes("NEW.id"))),
-        _trigger("address_counts_automated_off", "AFTER UPDATE OF is_automated ON messages",
-                 f"OLD.is_automated AND NOT NEW.is_automated AND {_located('NEW.id')}",
-                 _give("NEW.id", _boxes("NEW.id"))),
+        _trigger(
+            "address_counts_message_removed",
+            "BEFORE DELETE ON messages",
+            _located("OLD.id"),
+            "DELETE FROM message_locations WHERE message_id = OLD.id;\n",
+        ),
+        _trigger(
+            "address_counts_automated_on",
+            "AFTER UPDATE OF is_automated ON messages",
+            f"NEW.is_automated AND NOT OLD.is_automated AND {_located('NEW.id')}",
+            _take("NEW.id", _boxes("NEW.id")),
+        ),
+        _trigger(
+            "address_counts_automated_off",
+            "AFTER UPDATE OF is_automated ON messages",
+            f"OLD.is_automated AND NOT NEW.is_automated AND {_located('NEW.id')}",
+            _give("NEW.id", _boxes("NEW.id")),
+        ),
         # an address written after the message's locations (the writer stores addresses first)
-        _trigger("address_counts_address_added", "AFTER INSERT ON message_addresses",
-                 f"{_located('NEW.message_id')} AND {_counted('NEW.message_id')} AND NOT EXISTS (SELECT 1 "
-                 "FROM message_addresses WHERE message_id = NEW.message_id AND address = NEW.address "
-                 "AND kind <> NEW.kind)",
-                 "INSERT INTO address_counts (address, boxes, messages, last_at) "
-                 f"SELECT NEW.address, {_boxes('NEW.message_id')}, 1, sent_at FROM messages "
-                 "WHERE id = NEW.message_id ON CONFLICT (address, boxes) DO UPDATE SET "
-                 "messages = messages + 1, last_at = max(last_at, excluded.last_at);\n"),
-        _trigger("address_counts_address_removed", "AFTER DELETE ON message_addresses",
-                 f"{_located('OLD.message_id')} AND {_counted('OLD.message_id')} AND NOT EXISTS (SELECT 1 "
-                 "FROM message_addresses WHERE message_id = OLD.message_id AND address = OLD.address)",
-                 f"UPDATE address_counts SET messages = messages - 1 WHERE address = OLD.address "
-                 f"AND boxes = {_boxes('OLD.message_id')};\n"
-                 "DELETE FROM address_counts WHERE address = OLD.address AND messages <= 0;\n"),
+        _trigger(
+            "address_counts_address_added",
+            "AFTER INSERT ON message_addresses",
+            f"{_located('NEW.message_id')} AND {_counted('NEW.message_id')} AND NOT EXISTS (SELECT 1 "
+            "FROM message_addresses WHERE message_id = NEW.message_id AND address = NEW.address "
+            "AND kind <> NEW.kind)",
+            "INSERT INTO address_counts (address, boxes, messages, last_at) "
+            f"SELECT NEW.address, {_boxes('NEW.message_id')}, 1, sent_at FROM messages "
+            "WHERE id = NEW.message_id ON CONFLICT (address, boxes) DO UPDATE SET "
+            "messages = messages + 1, last_at = max(last_at, excluded.last_at);\n",
+        ),
+        _trigger(
+            "address_counts_address_removed",
+            "AFTER DELETE ON message_addresses",
+            f"{_located('OLD.message_id')} AND {_counted('OLD.message_id')} AND NOT EXISTS (SELECT 1 "
+            "FROM message_addresses WHERE message_id = OLD.message_id AND address = OLD.address)",
+            f"UPDATE address_counts SET messages = messages - 1 WHERE address = OLD.address "
+            f"AND boxes = {_boxes('OLD.message_id')};\n"
+            "DELETE FROM address_counts WHERE address = OLD.address AND messages <= 0;\n",
+        ),
     ]
 
 
