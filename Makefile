@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench setup screenshots
+.PHONY: run test test-all lint bench setup screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 test-all: $(STAMP)
 	scripts/install-test-deps
 	$(BIN)/python -m pytest -q
+
+# Lint and formatting as CI checks them (ruff's version is pinned in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check store screens tui tests benchmarks scripts
 
 bench: $(STAMP)
 	scripts/install-test-deps
