@@ -265,7 +265,6 @@ def settle(mail_home: Path) -> str:
 
 
 def prepare_store(work: Path, account) -> dict[str, str]:  # noqa: ANN001
-    from store.providers import ProviderDraft
     from store.secrets import Secret, open_secret_store
     from store.service import open_store
 
@@ -280,19 +279,7 @@ def prepare_store(work: Path, account) -> dict[str, str]:  # noqa: ANN001
     store = open_store(Path(env["db"]))
     secrets = open_secret_store("file", data_dir=Path(env["data"]), config_dir=Path(env["config"]))
     admin = store.identity.actor("bench")
-    provider = store.providers.add(
-        admin,
-        ProviderDraft.parse(
-            name="Bench",
-            imap_host="127.0.0.1",
-            imap_port=account.imaps_port,
-            imap_tls="ssl",
-            smtp_host="127.0.0.1",
-            smtp_port=account.smtps_port,
-            smtp_tls="ssl",
-            ca_file=str(account.ca_file),
-        ),
-    )
+    provider = store.providers.add(admin, account.provider_draft("Bench", "127.0.0.1"))
     box = store.mailboxes.create(
         admin, account.email, provider.id, account.email, Secret(account.password), secrets
     )

@@ -78,6 +78,21 @@ class MailAccount:
     server: ServerInfo = field(repr=False)
     corpus: mail_corpus.CorpusStats | None = field(default=None, repr=False)
 
+    def provider_draft(self, name: str = "Harness Mail", host: str = "localhost") -> Any:
+        """A ProviderDraft that reaches these servers over implicit TLS, trusting the test CA."""
+        from store.providers import ProviderDraft
+
+        return ProviderDraft.parse(
+            name=name,
+            imap_host=host,
+            imap_port=self.imaps_port,
+            imap_tls="ssl",
+            smtp_host=host,
+            smtp_port=self.smtps_port,
+            smtp_tls="ssl",
+            ca_file=str(self.ca_file),
+        )
+
     def imap(self, starttls: bool = False, login: bool = True, timeout: float = 15) -> IMAPClient:
         """Connect over implicit TLS (or STARTTLS on the plain port), verifying the cert, and log in."""
         context = self.server.ssl_context()

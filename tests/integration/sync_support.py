@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from store.providers import ProviderDraft
 from store.secrets import Secret, open_secret_store
 from store.service import Store, open_store
 from store.sync.engine import SyncOptions
@@ -109,19 +108,7 @@ def make_env(store_path: Path, account: MailAccount, tmp: Path) -> SyncEnv:
     secrets = open_secret_store("file", data_dir=tmp / "secrets-data", config_dir=tmp / "secrets-config")
     admin = store.identity.actor("admin")
     env = SyncEnv(store, account, secrets, admin, tmp)
-    env.provider = store.providers.add(
-        admin,
-        ProviderDraft.parse(
-            name="Harness",
-            imap_host="localhost",
-            imap_port=account.imaps_port,
-            imap_tls="ssl",
-            smtp_host="localhost",
-            smtp_port=account.smtps_port,
-            smtp_tls="ssl",
-            ca_file=str(account.ca_file),
-        ),
-    )
+    env.provider = store.providers.add(admin, account.provider_draft("Harness"))
     env.box = store.mailboxes.create(
         admin, account.email, env.provider.id, account.email, Secret(account.password), secrets
     )

@@ -143,22 +143,9 @@ def connect_harness(
     """The harness account as *owner*'s mailbox (implicit TLS, trusting the test CA), with its sending
     settings; loading every folder so a reply's original is there after one sync."""
     from store.mailbox_settings import SettingsDraft
-    from store.providers import ProviderDraft
     from store.secrets import Secret
 
-    provider = store.providers.add(
-        owner,
-        ProviderDraft.parse(
-            name="Harness",
-            imap_host=account.host,
-            imap_port=account.imaps_port,
-            imap_tls="ssl",
-            smtp_host=account.host,
-            smtp_port=account.smtps_port,
-            smtp_tls="ssl",
-            ca_file=str(account.ca_file),
-        ),
-    )
+    provider = store.providers.add(owner, account.provider_draft("Harness", account.host))
     box = store.mailboxes.create(
         owner, account.email, provider.id, account.email, Secret(account.password), secrets
     )

@@ -61,10 +61,7 @@ def harness_provider(
     store: Store, admin: Actor, account: MailAccount, name: str = "Harness Mail"
 ) -> Provider:
     """A provider that reaches the harness servers over implicit TLS, trusting the test CA."""
-    return store.providers.add(admin, ProviderDraft.parse(
-        name=name, imap_host="localhost", imap_port=account.imaps_port, imap_tls="ssl",
-        smtp_host="localhost", smtp_port=account.smtps_port, smtp_tls="ssl", ca_file=str(account.ca_file),
-    ))  # fmt: skip
+    return store.providers.add(admin, account.provider_draft(name))
 
 
 def display_provider(store: Store, admin: Actor, name: str = "Example Mail", **ports: int) -> Provider:

@@ -22,7 +22,6 @@ from store import db
 from store.identity import Actor
 from store.mailbox_settings import SettingsDraft
 from store.mailboxes import Mailbox
-from store.providers import ProviderDraft
 from store.schema import mailboxes
 from store.secrets import Secret, SecretStore, open_secret_store
 from store.service import Store
@@ -50,19 +49,7 @@ def connect(
     store: Store, admin: Actor, account: MailAccount, secrets: SecretStore, password: str = ""
 ) -> Mailbox:
     """Connect the harness account as the admin's mailbox, loading every folder and period."""
-    provider = store.providers.add(
-        admin,
-        ProviderDraft.parse(
-            name="Harness",
-            imap_host="localhost",
-            imap_port=account.imaps_port,
-            imap_tls="ssl",
-            smtp_host="localhost",
-            smtp_port=account.smtps_port,
-            smtp_tls="ssl",
-            ca_file=str(account.ca_file),
-        ),
-    )
+    provider = store.providers.add(admin, account.provider_draft("Harness"))
     box = store.mailboxes.create(
         admin, account.email, provider.id, account.email, Secret(password or account.password), secrets
     )
