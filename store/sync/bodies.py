@@ -45,7 +45,7 @@ def _windows(
         yield window
 
 
-def _lane_config(run: Run) -> dict[str, Any]:
+def lane_config(run: Run) -> dict[str, Any]:
     """What a helper process needs to fetch and store on its own (the password travels over the pipe)."""
     store = run.store
     provider = store.providers.get(run.mailbox.provider_id)
@@ -114,7 +114,7 @@ def load_bodies(run: Run, pending: dict[int, tuple[int, int]]) -> None:
         load_windows(run, rows, windows(), progress, _select)
         _load_large(run, rows, large, progress)
         return
-    lanes = [WorkerLane(_lane_config(run)) for _ in range(helpers)]
+    lanes = [WorkerLane(lane_config(run)) for _ in range(helpers)]
     packs = PackWriter(run.store.path)
     try:
         queue = windows()

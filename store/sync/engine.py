@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from store.mailboxes import Mailbox
     from store.secrets import SecretStore
     from store.service import Store
+    from store.sync.early import EarlyLane
     from store.sync.examine import Flight
     from store.sync.folders import Planned
     from store.sync.imap import Session
@@ -53,6 +54,8 @@ class SyncOptions:
     workers: int | None = None  # helper processes for bodies; None: one when there is much to load
     pool_threshold: int = 48 << 20  # bytes of bodies from which a helper process pays off
     main_lane: bool = True  # this process loads bodies too (a UI may prefer to leave all to helpers)
+    early_lane_from: int = 2000  # a first load with this many messages in the folders after its first
+    # starts a helper that loads finished folders' bodies during the header phase (early.py); 0: never
     inline_bodies: int = 16 << 20  # an incremental sync loads up to this many new bytes per folder at once
     inline_count: int = 500  # up to this many new UIDs in a folder come with their first bytes…
     inline_prefix: int = 256 << 10  # …this many, so most messages need no second FETCH (128 KB left
@@ -96,6 +99,7 @@ class Run:
     selected_validity: int | None = None
     upcoming: list[Planned] = field(default_factory=list)  # the folders after the one being synced
     flight: Flight | None = None  # the EXAMINE of the next folder, sent and not read yet (folders.py)
+    early: EarlyLane | None = None  # the helper that loads bodies during the header phase (early.py)
 
     def emit(self, event: Event) -> None:
         """Report progress; a failing callback must not break the sync."""
@@ -286,6 +290,7 @@ class SyncService:
     ) -> None:
         from store.net import Endpoint, imap_login
         from store.sync import folders
+        from store.sync.early import EarlyLane
         from store.sync.imap import Session
 
         provider = self._store.providers.get(box.provider_id)
@@ -298,6 +303,7 @@ class SyncService:
 
             _close_quietly(client)  # logged in: log out, do not leave the connection to the server's timeout
             raise
+        run: Run | None = None
         try:
             conn = fairy.driver_connection
             today = options.today or self._store.clock().date()
@@ -317,6 +323,7 @@ class SyncService:
             t0 = time.perf_counter()
             refused: list[str] = []
             planned = folders.plan(run)
+            run.early = EarlyLane.start(run, planned)  # None unless a big first load
             for i, folder in enumerate(planned):
                 run.upcoming = planned[i + 1 :]
                 try:
@@ -326,8 +333,13 @@ class SyncService:
                         raise
                     refused.append(f"{folder.remote.name}: {exc}")
                     session.selected, run.selected_validity = None, None  # a failed SELECT deselects
+                    continue
+                if run.early is not None:
+                    run.early.folder_done(folder.row.id)
             folders.land(run)
             summary.headers_seconds = round(time.perf_counter() - t0, 3)
+            if run.early is not None:
+                run.early.finish()  # before the body phase reads what is left to load
             # Every folder was seen, so mail that only moved was linked again: what no location holds now
             # is gone. Asked of the whole run, not this attempt: an earlier attempt that removed locations
             # and then lost its connection left the cleanup to this one. Before the body phase, whose
@@ -344,6 +356,8 @@ class SyncService:
             if refused:
                 raise FolderRefused(refused)
         finally:
+            if run is not None and run.early is not None:
+                run.early.close()
             fairy.close()
             session.close()
 

@@ -120,6 +120,17 @@ class _Secret(str):
         return repr(self)
 
 
+class _Inline:
+    """Stands in for the storer's queue in serial mode: what is put is handled at once, by the caller."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def put(self, item: tuple[str, Any] | None) -> None:
+        if item is not None:
+            self.handle(*item)
+
+
 def _connect_db(path: str) -> sqlite3.Connection:
     from urllib.parse import quote
 
@@ -154,23 +165,32 @@ def main() -> None:
     # replies keep the order of the jobs; a fetch's own failure or skip is queued as a ready reply.
     work: queue.Queue[tuple[str, Any] | None] = queue.Queue(1)
 
+    def handle(kind: str, payload: Any) -> None:
+        if kind == "reply":
+            send(out, payload)
+            return
+        uids, raws = payload
+        del payload
+        try:
+            parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
+            stored = writer.store_bodies(conn, parsed, packs=packs)
+            send(out, ("done", stored, sum(len(r) for r in raws.values())))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+            send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
+
     def store_loop() -> None:
         while (item := work.get()) is not None:
-            kind, payload = item
-            if kind == "reply":
-                send(out, payload)
-                continue
-            uids, raws = payload
-            try:
-                parsed = process_batch([(uids[uid], raw) for uid, raw in raws.items() if uid in uids])
-                stored = writer.store_bodies(conn, parsed, packs=packs)
-                send(out, ("done", stored, sum(len(r) for r in raws.values())))
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
-                send(out, ("error", _is_transient(exc), f"{type(exc).__name__}: {exc}"))
-            del raws, payload, item
+            handle(*item)
+            del item
 
-    storer = threading.Thread(target=store_loop, name="mailroom-helper-storer", daemon=True)
-    storer.start()
+    storer: threading.Thread | None = None
+    if cfg.get("serial"):
+        # One window at a time, fetched, then parsed and stored, in this thread: half the memory of the
+        # overlapped way, for a helper that only uses what the parent leaves idle (early.EarlyLane).
+        work = _Inline(handle)  # type: ignore[assignment]
+    else:
+        storer = threading.Thread(target=store_loop, name="mailroom-helper-storer", daemon=True)
+        storer.start()
     session: Session | None = None
     validity = 0  # the UIDVALIDITY of the folder the session selected, as that SELECT reported it
     while True:
@@ -203,7 +223,8 @@ def main() -> None:
                 session.close()
                 session = None
     work.put(None)
-    storer.join()
+    if storer is not None:
+        storer.join()
     if session is not None:
         session.close()
     packs.close()

@@ -29,7 +29,7 @@ def sync_env(mail_account: MailAccount, tmp_path: Path) -> Iterator[SyncEnv]:
 
 
 def _lane(env: SyncEnv) -> WorkerLane:
-    """A helper with the configuration the body phase gives it (bodies._lane_config)."""
+    """A helper with the configuration the body phase gives it (bodies.lane_config)."""
     return WorkerLane(
         {
             "db": str(env.store.path),

@@ -232,8 +232,10 @@ db, data, config = sys.argv[1:4]
 store = open_store(Path(db))
 secrets = open_secret_store("file", data_dir=Path(data), config_dir=Path(config))
 box = store.mailboxes.all_for_sync()[0]
+mode = sys.argv[4]  # "0": bodies in this process, "1": in a helper, "early": and a helper in the header phase
 opts = SyncOptions(header_window=15, body_window_count=8, body_window_bytes=150_000, today=date(2025, 6, 1),
-                   workers=int(sys.argv[4]), pool_threshold=0, retry_delays=())
+                   workers=None if mode == "early" else int(mode), early_lane_from=int(mode == "early"),
+                   pool_threshold=0, retry_delays=())
 s = store.sync.run(box, secrets, options=opts)
 print("OK" if s.ok else "FAIL " + s.error, flush=True)
 """
@@ -246,7 +248,7 @@ def _crash_rounds(env: SyncEnv, rounds: int, seed: int) -> None:
     finished = 0
     for n in range(rounds):
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, *args, str(n % 2)],
+            [sys.executable, "-c", CHILD, *args, ("0", "1", "early")[n % 3]],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
