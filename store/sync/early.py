@@ -17,6 +17,7 @@ the scheduler) use it; the TUI leaves the whole body phase to a helper anyway.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from typing import TYPE_CHECKING
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
     from store.sync.worker import WorkerLane
 
 DEPTH = 2  # windows given to the helper at a time: the one it works on and the next
-PAGE = 2000  # pending bodies taken from each folder (the header phase ends long before more are done)
+PAGE = 2000  # pending bodies read from a finished folder at most
+QUEUED = 12  # windows waiting for the helper at most (about a second of its work): the rest of a big
+# first load is the body phase's, and the queue's memory does not grow with the mailbox
 WINDOW_BYTES = 2 << 20  # a smaller window than the body phase's: the helper and the header phase share
 # the memory budget (3 MB windows took the sum of both to 115-118 MB, 2 MB to 112 MB; 10,000 messages)
 FINISH_WAIT = 1.0  # seconds the body phase waits for the helper's last windows before it stops it
@@ -81,7 +84,8 @@ class EarlyLane:
 
     def folder_done(self, folder_id: int) -> None:
         """Queue the pending bodies of a folder whose envelopes are stored (called by the sync thread)."""
-        if self.stopping:
+        room = QUEUED - len(self.jobs)
+        if self.stopping or room <= 0:
             return
         from store.sync.bodies import _windows
 
@@ -89,15 +93,17 @@ class EarlyLane:
         row = writer.folder(run.conn, folder_id)
         if row.gone or row.uidvalidity is None:
             return
+        size = min(WINDOW_BYTES, opts.body_window_bytes)
         jobs = [
             j
             for j in writer.body_jobs(run.conn, run.mailbox.id, folder_id, 0, PAGE)
             if j.size <= opts.large_message and j.message_id not in self.taken
         ]
-        self.taken.update(j.message_id for j in jobs)
-        for window in _windows(jobs, min(WINDOW_BYTES, opts.body_window_bytes), opts.body_window_count):
-            items = [(j.message_id, j.uid, j.size) for j in window]
-            self.jobs.append(("bodies", row.name, row.uidvalidity, items))
+        for window in itertools.islice(_windows(jobs, size, opts.body_window_count), room):
+            self.taken.update(j.message_id for j in window)
+            self.jobs.append(
+                ("bodies", row.name, row.uidvalidity, [(j.message_id, j.uid, j.size) for j in window])
+            )
         self.wake.set()
 
     def _feed(self) -> None:
@@ -133,6 +139,7 @@ class EarlyLane:
         (a stalled connection); killed mid-window it leaves that window unstored, as a crash would."""
         self.stopping = True
         self.jobs.clear()
+        self.taken = set()
         self.wake.set()
         if not self.feeder.is_alive() and self.lane.proc.returncode is not None:
             return

@@ -51,6 +51,10 @@ class WorkerLane:
     def __init__(self, config: dict[str, Any]) -> None:
         root = str(Path(__file__).resolve().parents[2])
         env = {
+            # glibc raises its mmap threshold to the largest buffer freed so far, after which a window's big
+            # buffers come from the heap and stay there; a fixed threshold gives them back when freed
+            # (the helper's peak RSS: 37 instead of 39-41 MB, 10,000-message first load)
+            "MALLOC_MMAP_THRESHOLD_": "262144",
             **os.environ,
             "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
         }
