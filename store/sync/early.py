@@ -125,18 +125,17 @@ class EarlyLane:
                 self.wake.clear()
         except Exception as exc:  # noqa: BLE001 - the helper stops; the body phase loads what it left
             self.error = f"{type(exc).__name__}: {exc}"
+            self.stopping = True  # nothing more is queued for it
 
     def finish(self) -> None:
-        """Let the helper end the windows it has (for at most FINISH_WAIT seconds), count them in the
-        summary and stop it: before the body phase, which then loads whatever is still without a body."""
+        """Let the helper end the windows it has (for at most FINISH_WAIT seconds) and stop it: before the
+        body phase, which then loads whatever is still without a body."""
         self.close()
-        self.run.summary.bodies += self.stored
-        self.run.summary.bytes += self.bytes
-        self.stored = self.bytes = 0
 
     def close(self) -> None:
-        """Stop the helper: after the windows it has, or at once when they take longer than FINISH_WAIT
-        (a stalled connection); killed mid-window it leaves that window unstored, as a crash would."""
+        """Stop the helper (after the windows it has, or at once when they take longer than FINISH_WAIT: a
+        stalled connection; killed mid-window it leaves that window unstored, as a crash would) and count
+        what it stored in the run's summary (also when the attempt failed: the summary spans retries)."""
         self.stopping = True
         self.jobs.clear()
         self.taken = set()
@@ -148,3 +147,6 @@ class EarlyLane:
             self.lane.proc.kill()
             self.feeder.join()
         self.lane.close()
+        self.run.summary.bodies += self.stored
+        self.run.summary.bytes += self.bytes
+        self.stored = self.bytes = 0

@@ -106,3 +106,24 @@ def test_a_helper_that_cannot_log_in_is_stopped_and_the_body_phase_loads_all(
     assert finishes[0]["seconds"] < early.FINISH_WAIT + 2
     assert summary.bodies == env.sql("SELECT count(*) FROM messages")[0][0]
     assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
+
+
+def test_a_helper_that_fails_only_stops_itself(
+    sync_env: SyncEnv, finishes: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper's own login is refused (it was given a wrong password): that stops the helper, not the
+    sync; the mailbox does not get marked as needing attention and the body phase loads every body."""
+    from store.sync import bodies
+
+    original = bodies.lane_config
+    monkeypatch.setattr(bodies, "lane_config", lambda run: {**original(run), "password": "not-the-password"})
+    env = sync_env
+    env.account.fill(count=60, avg_size=4000, seed=73)
+    summary = env.run(early_lane_from=1, body_window_count=6)
+    assert summary.ok, summary.error
+    assert len(finishes) == 1 and finishes[0]["loaded"] == []
+    assert "LOGIN" in finishes[0]["error"].upper() or "AUTH" in finishes[0]["error"].upper(), finishes[0]
+    assert "not-the-password" not in finishes[0]["error"]
+    assert env.sql("SELECT status FROM mailboxes") != [("needs_attention",)]
+    assert summary.bodies == env.sql("SELECT count(*) FROM messages")[0][0]
+    assert env.sql("SELECT count(*) FROM messages WHERE body_loaded = 0") == [(0,)]
