@@ -18,6 +18,7 @@ the scheduler) use it; the TUI leaves the whole body phase to a helper anyway.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from store.sync.engine import Run
     from store.sync.folders import Planned
     from store.sync.worker import WorkerLane
+
+log = logging.getLogger("mailroom.sync.early")
 
 DEPTH = 2  # windows given to the helper at a time: the one it works on and the next
 PAGE = 2000  # pending bodies read from a finished folder at most
@@ -124,8 +127,12 @@ class EarlyLane:
                 self.wake.wait(0.5)
                 self.wake.clear()
         except Exception as exc:  # noqa: BLE001 - the helper stops; the body phase loads what it left
-            self.error = f"{type(exc).__name__}: {exc}"
+            from store.net import server_text
+            from store.secrets import redact
+
+            self.error = server_text(redact(f"{type(exc).__name__}: {exc}", self.run.secret))
             self.stopping = True  # nothing more is queued for it
+            log.info("%s: the early body helper stopped (%s)", self.run.mailbox.email, self.error)
 
     def finish(self) -> None:
         """Let the helper end the windows it has (for at most FINISH_WAIT seconds) and stop it: before the

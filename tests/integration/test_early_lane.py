@@ -3,6 +3,7 @@ first load's header phase, against the real Dovecot."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,7 +110,10 @@ def test_a_helper_that_cannot_log_in_is_stopped_and_the_body_phase_loads_all(
 
 
 def test_a_helper_that_fails_only_stops_itself(
-    sync_env: SyncEnv, finishes: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    sync_env: SyncEnv,
+    finishes: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The helper's own login is refused (it was given a wrong password): that stops the helper, not the
     sync; the mailbox does not get marked as needing attention and the body phase loads every body."""
@@ -119,9 +123,13 @@ def test_a_helper_that_fails_only_stops_itself(
     monkeypatch.setattr(bodies, "lane_config", lambda run: {**original(run), "password": "not-the-password"})
     env = sync_env
     env.account.fill(count=60, avg_size=4000, seed=73)
-    summary = env.run(early_lane_from=1, body_window_count=6)
+    with caplog.at_level(logging.INFO, logger="mailroom.sync.early"):
+        summary = env.run(early_lane_from=1, body_window_count=6)
     assert summary.ok, summary.error
     assert len(finishes) == 1 and finishes[0]["loaded"] == []
+    said = [r.getMessage() for r in caplog.records if r.name == "mailroom.sync.early"]
+    assert len(said) == 1 and "early body helper stopped" in said[0] and env.account.email in said[0]
+    assert "not-the-password" not in said[0] and env.account.password not in said[0]
     assert "LOGIN" in finishes[0]["error"].upper() or "AUTH" in finishes[0]["error"].upper(), finishes[0]
     assert "not-the-password" not in finishes[0]["error"]
     assert env.sql("SELECT status FROM mailboxes") != [("needs_attention",)]
